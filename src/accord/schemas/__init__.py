@@ -1,0 +1,1 @@
+"""Pydantic models shared by the server and the agent (the wire between them)."""
