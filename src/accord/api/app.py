@@ -1,0 +1,105 @@
+"""The app factory and the one route table of the whole API.
+
+Every path and method is listed here; FastAPI answers 405 for a known path with another
+method and 404 for anything else, both in Cyborg's error format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from fastapi import FastAPI
+
+from accord import __version__
+from accord.api.auth import make_authenticator
+from accord.api.errors import install_error_handlers
+from accord.api.middleware import AccordMiddleware
+from accord.api.routes import (
+    accelerator_requests,
+    attributes,
+    deployables,
+    device_profiles,
+    devices,
+    hosts,
+    versions,
+)
+from accord.api.state import AppState
+from accord.config import Settings
+from accord.nova import NovaNotifier
+from accord.store.db import Database
+
+
+class Route(NamedTuple):
+    method: str
+    path: str
+    handler: Callable[..., Any]
+    status: int = 200
+    summary: str = ""
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/", versions.root, summary="API versions"),
+    Route("GET", "/v2", versions.v2, summary="The v2 API and its microversion range"),
+    Route("GET", "/v2/device_profiles", device_profiles.list_),
+    Route("POST", "/v2/device_profiles", device_profiles.create, 201),
+    Route("DELETE", "/v2/device_profiles", device_profiles.delete_many, 204),
+    Route("GET", "/v2/device_profiles/{ident}", device_profiles.show),
+    Route("DELETE", "/v2/device_profiles/{ident}", device_profiles.delete_one, 204),
+    Route("GET", "/v2/accelerator_requests", accelerator_requests.list_),
+    Route("POST", "/v2/accelerator_requests", accelerator_requests.create, 201),
+    Route("PATCH", "/v2/accelerator_requests", accelerator_requests.patch, 202),
+    Route("DELETE", "/v2/accelerator_requests", accelerator_requests.delete, 204),
+    Route("GET", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.show),
+    Route("PATCH", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.patch_one, 202),
+    Route("DELETE", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.delete_one, 204),
+    Route("GET", "/v2/devices", devices.list_),
+    Route("GET", "/v2/devices/{device_uuid}", devices.show),
+    Route("POST", "/v2/devices/{device_uuid}/disable", devices.disable),
+    Route("POST", "/v2/devices/{device_uuid}/enable", devices.enable),
+    Route("GET", "/v2/deployables", deployables.list_),
+    Route("GET", "/v2/deployables/{deployable_uuid}", deployables.show),
+    Route("GET", "/v2/attributes", attributes.list_),
+    Route("POST", "/v2/attributes", attributes.create, 201),
+    Route("GET", "/v2/attributes/{attribute_uuid}", attributes.show),
+    Route("DELETE", "/v2/attributes/{attribute_uuid}", attributes.delete, 204),
+    Route("GET", "/v2/hosts", hosts.list_),
+    Route("GET", "/v2/hosts/{hostname}", hosts.show),
+    Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory),
+    Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat),
+]
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
+    app = FastAPI(
+        title="Accord",
+        version=__version__,
+        description="Accelerator management with a Cyborg v2-compatible API.",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    state = AppState(
+        settings=settings,
+        db=db or Database(settings.effective_database_url),
+        authenticator=make_authenticator(settings),
+        nova=(
+            NovaNotifier(settings.nova_url, settings.nova_token, settings.nova_event_retries)
+            if settings.nova_url
+            else None
+        ),
+    )
+    app.state.accord = state
+    for route in ROUTES:
+        app.add_api_route(
+            route.path,
+            route.handler,
+            methods=[route.method],
+            status_code=route.status,
+            summary=route.summary or None,
+            name=f"{route.method} {route.path}",
+        )
+    install_error_handlers(app)
+    app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

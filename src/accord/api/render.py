@@ -1,0 +1,127 @@
+"""Rows → Cyborg's wire shapes. Links are built from where the server was really reached."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from accord.domain.arq import ARQState
+from accord.store.models import (
+    AcceleratorRequest,
+    Attribute,
+    Deployable,
+    Device,
+    DeviceProfile,
+    Host,
+)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.replace(microsecond=0).isoformat()
+
+
+def self_link(base: str, collection: str, uuid: str) -> list[dict[str, str]]:
+    return [{"href": f"{base}/v2/{collection}/{uuid}", "rel": "self"}]
+
+
+def _stamps(row: Any) -> dict[str, str | None]:
+    return {"created_at": timestamp(row.created_at), "updated_at": timestamp(row.updated_at)}
+
+
+def profile(base: str, row: DeviceProfile) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "name": row.name,
+        "description": row.description,
+        "groups": row.profile_json.get("groups", []),
+        **_stamps(row),
+        "links": self_link(base, "device_profiles", row.uuid),
+    }
+
+
+def arq(base: str, row: AcceleratorRequest) -> dict[str, Any]:
+    bound = row.state == ARQState.BOUND.value and row.attach_handle is not None
+    handle = row.attach_handle if bound else None
+    return {
+        "uuid": row.uuid,
+        "state": row.state,
+        "device_profile_name": row.profile.name,
+        "device_profile_group_id": row.device_profile_group_id,
+        "hostname": row.hostname,
+        "device_rp_uuid": row.device_rp_uuid,
+        "instance_uuid": row.instance_uuid,
+        "project_id": row.project_id,
+        "attach_handle_type": handle.attach_type if handle else "",
+        "attach_handle_uuid": handle.uuid if handle else None,
+        "attach_handle_info": json.loads(handle.attach_info) if handle else {},
+        **_stamps(row),
+        "links": self_link(base, "accelerator_requests", row.uuid),
+    }
+
+
+def device(base: str, row: Device, with_status: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uuid": row.uuid,
+        "type": row.type,
+        "vendor": row.vendor,
+        "model": row.model,
+        "std_board_info": row.std_board_info,
+        "vendor_board_info": row.vendor_board_info,
+        "hostname": row.hostname,
+    }
+    if with_status:
+        body["status"] = row.status
+    body.update(_stamps(row))
+    body["links"] = self_link(base, "devices", row.uuid)
+    return body
+
+
+def deployable(
+    base: str, row: Deployable, device_uuid: str, attributes: list[Attribute], parent: str | None
+) -> dict[str, Any]:
+    attrs = [{a.key: a.value} for a in attributes]
+    return {
+        "uuid": row.uuid,
+        "parent_id": parent,
+        "root_id": parent,
+        "name": row.name,
+        "num_accelerators": row.num_accelerators,
+        "device_id": device_uuid,
+        "attributes_list": json.dumps(attrs),
+        "rp_uuid": row.rp_uuid,
+        "driver_name": row.driver_name,
+        "bitstream_id": row.bitstream_id,
+        **_stamps(row),
+        "links": [
+            {"href": f"{base}/v2/deployables/{row.uuid}", "rel": "self"},
+            {"href": f"{base}/deployables/{row.uuid}", "rel": "bookmark"},
+        ],
+    }
+
+
+def attribute(base: str, row: Attribute, deployable_uuid: str) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "deployable_id": deployable_uuid,
+        "key": row.key,
+        "value": row.value,
+        **_stamps(row),
+        "links": self_link(base, "attributes", row.uuid),
+    }
+
+
+def host(base: str, row: Host, device_count: int) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "state": row.state,
+        "agent_version": row.agent_version,
+        "last_seen_at": timestamp(row.last_seen_at),
+        "device_count": device_count,
+        **_stamps(row),
+        "links": self_link(base, "hosts", row.name),
+    }

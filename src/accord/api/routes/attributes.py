@@ -1,0 +1,71 @@
+"""/v2/attributes (contract §1.7): list with filters, get, create, delete. Writes never touch
+Placement (as in Cyborg); the agent's next report restores attributes it owns (rc, traitN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Body, Depends, Request, Response
+
+from accord.api import render
+from accord.api.policy import authorize
+from accord.api.state import app_state, base_url, context
+from accord.domain.context import RequestContext
+from accord.domain.errors import InvalidInput
+from accord.store import hardware
+from accord.store.models import Attribute
+
+KEY_MAX = VALUE_MAX = 255
+
+
+def list_(
+    request: Request,
+    deployable_id: str | None = None,
+    key: str | None = None,
+    ctx: RequestContext = Depends(context),
+) -> Any:
+    authorize(ctx, "attribute:get_all")
+    with app_state(request).db.read() as session:
+        deployable = hardware.resolve_deployable_ref(session, deployable_id) if deployable_id else None
+        rows = hardware.list_attributes(session, deployable, key)
+        uuids = hardware.deployable_uuids(session, {r.deployable_id for r in rows})
+        base = base_url(request)
+        return {"attributes": [render.attribute(base, r, uuids[r.deployable_id]) for r in rows]}
+
+
+def show(request: Request, attribute_uuid: str, ctx: RequestContext = Depends(context)) -> Any:
+    authorize(ctx, "attribute:get_one")
+    with app_state(request).db.read() as session:
+        row = hardware.get_attribute(session, attribute_uuid)
+        uuids = hardware.deployable_uuids(session, {row.deployable_id})
+        return render.attribute(base_url(request), row, uuids[row.deployable_id])
+
+
+def _text(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value or len(value) > KEY_MAX:
+        raise InvalidInput(f"'{field}' must be a non-empty string of at most {KEY_MAX} characters.")
+    return value
+
+
+def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
+    authorize(ctx, "attribute:create")
+    if not isinstance(body, dict):
+        raise InvalidInput('The body must be an object: {"deployable_id", "key", "value"}.')
+    unknown = set(body) - {"deployable_id", "key", "value"}
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    key, value = _text(body, "key"), _text(body, "value")
+    with app_state(request).db.write() as session:
+        deployable = hardware.resolve_deployable_ref(session, body.get("deployable_id"))
+        row = Attribute(deployable_id=deployable.id, key=key, value=value)
+        session.add(row)
+        session.flush()
+        return render.attribute(base_url(request), row, deployable.uuid)
+
+
+def delete(request: Request, attribute_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
+    authorize(ctx, "attribute:delete")
+    with app_state(request).db.write() as session:
+        session.delete(hardware.get_attribute(session, attribute_uuid))
+    return Response(status_code=204)

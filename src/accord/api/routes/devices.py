@@ -1,0 +1,56 @@
+"""/v2/devices (contract §1.5): list with filters, get, enable/disable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request, Response
+
+from accord.api import render
+from accord.api.microversions import DEVICE_STATUS, Version
+from accord.api.policy import authorize
+from accord.api.state import app_state, base_url, context, microversion
+from accord.domain.context import RequestContext
+from accord.store import hardware
+
+
+def list_(
+    request: Request,
+    type: str | None = None,
+    vendor: str | None = None,
+    hostname: str | None = None,
+    ctx: RequestContext = Depends(context),
+    version: Version = Depends(microversion),
+) -> Any:
+    authorize(ctx, "device:get_all")
+    with app_state(request).db.read() as session:
+        rows = hardware.list_devices(session, type, vendor, hostname)
+        base = base_url(request)
+        return {"devices": [render.device(base, r, version >= DEVICE_STATUS) for r in rows]}
+
+
+def show(
+    request: Request,
+    device_uuid: str,
+    ctx: RequestContext = Depends(context),
+    version: Version = Depends(microversion),
+) -> Any:
+    authorize(ctx, "device:get_one")
+    with app_state(request).db.read() as session:
+        row = hardware.get_device(session, device_uuid)
+        return render.device(base_url(request), row, version >= DEVICE_STATUS)
+
+
+def _set_status(request: Request, device_uuid: str, ctx: RequestContext, status: str) -> Response:
+    authorize(ctx, "device:disable" if status == "maintaining" else "device:enable")
+    with app_state(request).db.write() as session:
+        hardware.set_device_status(session, device_uuid, status)
+    return Response(status_code=200)
+
+
+def disable(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
+    return _set_status(request, device_uuid, ctx, "maintaining")
+
+
+def enable(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
+    return _set_status(request, device_uuid, ctx, "enabled")

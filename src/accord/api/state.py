@@ -1,0 +1,58 @@
+"""What every handler can reach: settings, database, auth, Nova, and the bind seams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from fastapi import Request
+
+from accord.api.auth import Authenticator
+from accord.api.microversions import MIN_VERSION, Version
+from accord.config import Settings
+from accord.domain.arq import NOVA_STATUS, ARQState
+from accord.domain.context import RequestContext
+from accord.nova import BindEvent, NovaNotifier
+from accord.store.binding import HandlePreparer, HostChooser
+from accord.store.db import Database
+from accord.store.models import AcceleratorRequest
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    nova: NovaNotifier | None = None
+    preparers: list[HandlePreparer] = field(default_factory=list)
+    chooser: HostChooser | None = None
+
+    def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:
+        if self.nova is None:
+            return
+        events = [
+            BindEvent(a.instance_uuid, a.uuid, NOVA_STATUS[ARQState(a.state)])
+            for a in arqs
+            if a.instance_uuid and ARQState(a.state) in NOVA_STATUS
+        ]
+        self.nova.send_in_background(events)
+
+
+def app_state(request: Request) -> AppState:
+    return cast(AppState, request.app.state.accord)
+
+
+def context(request: Request) -> RequestContext:
+    return app_state(request).authenticator(request.headers)
+
+
+def microversion(request: Request) -> Version:
+    return cast(Version, request.scope.get("state", {}).get("microversion", MIN_VERSION))
+
+
+def base_url(request: Request) -> str:
+    configured = app_state(request).settings.public_endpoint
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")

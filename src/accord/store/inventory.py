@@ -1,0 +1,246 @@
+"""Apply a whole-host inventory snapshot as one transactional diff; heartbeats; lost hosts.
+
+Idempotent: a repeated snapshot changes no row (no updated_at moves). A handle in use is never
+removed under a running ARQ: it is marked lost and deleted when the ARQ lets it go; a device
+that disappears while one of its handles is in use is kept, marked lost, until then.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
+from accord.store.models import (
+    AttachHandle,
+    Attribute,
+    ControlpathID,
+    Deployable,
+    Device,
+    Host,
+    utcnow,
+)
+
+
+@dataclass
+class SnapshotSummary:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_lost: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.kept_lost)
+
+
+def deployable_full_name(hostname: str, local_name: str) -> str:
+    return f"{hostname}_{local_name}"
+
+
+def rp_uuid_for(name: str) -> str:
+    """Cyborg's convention: the resource provider's uuid is uuid3(DNS namespace, name)."""
+    return str(uuidlib.uuid3(uuidlib.NAMESPACE_DNS, name))
+
+
+def canonical_info(info: dict[str, str]) -> str:
+    return json.dumps(info, sort_keys=True, separators=(", ", ": "))
+
+
+def _assign(obj: Any, **values: Any) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
+    host = session.scalar(select(Host).where(Host.name == hostname).with_for_update())
+    if host is None:
+        host = Host(name=hostname, agent_version=agent_version)
+        session.add(host)
+    host.agent_version = agent_version
+    host.state = "up"
+    host.last_seen_at = utcnow()
+    return host
+
+
+def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
+    summary = SnapshotSummary()
+    hostname = snapshot.hostname
+    touch_host(session, hostname, snapshot.agent_version)
+    existing = {d.pci_address: d for d in session.scalars(select(Device).where(Device.hostname == hostname))}
+    for report in snapshot.devices:
+        device = existing.pop(report.pci_address, None)
+        is_new = device is None
+        if device is None:
+            device = Device(hostname=hostname, pci_address=report.pci_address, status="enabled")
+            session.add(device)
+            summary.added.append(report.pci_address)
+        if _apply_device(session, device, report) and not is_new:
+            summary.updated.append(report.pci_address)
+    for gone in existing.values():
+        if _remove_device(session, gone):
+            summary.removed.append(gone.pci_address)
+        else:
+            summary.kept_lost.append(gone.pci_address)
+    return summary
+
+
+def _apply_device(session: Session, device: Device, report: DeviceReport) -> bool:
+    std_board_info = json.dumps(
+        {"product_id": report.product, "controller": report.model, "pci_address": report.pci_address},
+        sort_keys=True,
+    )
+    changed = _assign(
+        device,
+        type=report.type,
+        vendor=report.vendor,
+        product=report.product,
+        model=report.model,
+        std_board_info=std_board_info,
+        vendor_board_info=json.dumps(report.vendor_board_info, sort_keys=True),
+        numa_node=report.numa_node,
+        driver=report.driver,
+        firmware_version=report.firmware_version,
+        health=report.health.state,
+        health_reasons=list(report.health.reasons),
+        lost=False,
+    )
+    session.flush()
+    cpid = session.scalar(select(ControlpathID).where(ControlpathID.device_id == device.id))
+    cpid_info = json.dumps(report.controlpath_id.cpid_info, sort_keys=True)
+    if cpid is None:
+        cpid = ControlpathID(
+            device_id=device.id, cpid_type=report.controlpath_id.cpid_type, cpid_info=cpid_info
+        )
+        session.add(cpid)
+        session.flush()
+        changed = True
+    else:
+        changed |= _assign(cpid, cpid_type=report.controlpath_id.cpid_type, cpid_info=cpid_info)
+    deployables = {
+        d.name: d for d in session.scalars(select(Deployable).where(Deployable.device_id == device.id))
+    }
+    for dep_report in report.deployables:
+        name = deployable_full_name(device.hostname, dep_report.name)
+        deployable = deployables.pop(name, None)
+        if deployable is None:
+            deployable = Deployable(name=name, device_id=device.id, rp_uuid=rp_uuid_for(name))
+            session.add(deployable)
+            changed = True
+        changed |= _apply_deployable(session, deployable, dep_report, cpid.id)
+    for gone in deployables.values():
+        changed |= _remove_deployable(session, gone)
+    return changed
+
+
+def _apply_deployable(
+    session: Session, deployable: Deployable, report: DeployableReport, cpid_id: int
+) -> bool:
+    changed = _assign(
+        deployable,
+        num_accelerators=report.num_accelerators,
+        driver_name=report.driver_name,
+        function_id=report.function_id,
+        interface_id=report.interface_id,
+        resource_class=report.resource_class,
+    )
+    session.flush()
+    wanted = [("rc", report.resource_class)] + [(f"trait{i}", t) for i, t in enumerate(report.traits)]
+    changed |= replace_attributes(session, deployable, wanted)
+    changed |= _apply_handles(session, deployable, report.attach_handles, cpid_id)
+    return changed
+
+
+def replace_attributes(session: Session, deployable: Deployable, wanted: list[tuple[str, str]]) -> bool:
+    current = list(session.scalars(select(Attribute).where(Attribute.deployable_id == deployable.id)))
+    if sorted((a.key, a.value) for a in current) == sorted(wanted):
+        return False
+    for attribute in current:
+        session.delete(attribute)
+    session.add_all(Attribute(deployable_id=deployable.id, key=k, value=v) for k, v in wanted)
+    return True
+
+
+def _apply_handles(
+    session: Session, deployable: Deployable, reports: list[AttachHandleReport], cpid_id: int
+) -> bool:
+    current = {
+        (h.attach_type, h.attach_info): h
+        for h in session.scalars(select(AttachHandle).where(AttachHandle.deployable_id == deployable.id))
+    }
+    changed = False
+    for report in reports:
+        key = (report.attach_type, canonical_info(report.attach_info))
+        handle = current.pop(key, None)
+        if handle is None:
+            session.add(
+                AttachHandle(
+                    deployable_id=deployable.id, cpid_id=cpid_id, attach_type=key[0], attach_info=key[1]
+                )
+            )
+            changed = True
+        elif handle.lost:
+            handle.lost = False
+            changed = True
+    for handle in current.values():
+        if handle.in_use:
+            changed |= _assign(handle, lost=True)
+        else:
+            session.delete(handle)
+            changed = True
+    return changed
+
+
+def _remove_deployable(session: Session, deployable: Deployable) -> bool:
+    in_use = session.scalar(
+        select(AttachHandle.id)
+        .where(AttachHandle.deployable_id == deployable.id, AttachHandle.in_use.is_(True))
+        .limit(1)
+    )
+    if in_use is not None:
+        session.execute(
+            update(AttachHandle).where(AttachHandle.deployable_id == deployable.id).values(lost=True)
+        )
+        return _assign(deployable, num_accelerators=0)
+    session.delete(deployable)
+    return True
+
+
+def _remove_device(session: Session, device: Device) -> bool:
+    """True when deleted; False when kept (marked lost) because an ARQ still holds a handle."""
+    deployables = list(session.scalars(select(Deployable).where(Deployable.device_id == device.id)))
+    kept = False
+    for deployable in deployables:
+        _remove_deployable(session, deployable)
+        kept |= deployable in session and deployable not in session.deleted
+    if kept:
+        _assign(
+            device, lost=True, health="unusable", health_reasons=["device no longer reported by its host"]
+        )
+        return False
+    session.delete(device)
+    return True
+
+
+def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | None = None) -> list[str]:
+    """Hosts whose agents were not heard from within `lost_after` become lost (conditional update,
+    so several server replicas can run this at once)."""
+    cutoff = (now or utcnow()) - lost_after
+    names = list(session.scalars(select(Host.name).where(Host.state == "up", Host.last_seen_at < cutoff)))
+    if names:
+        session.execute(
+            update(Host)
+            .where(Host.name.in_(names), Host.state == "up", Host.last_seen_at < cutoff)
+            .values(state="lost")
+        )
+    return names
