@@ -40,6 +40,7 @@ class Settings:
     bind_timeout_s: float = 300.0
     nova_event_retries: int = 3
     nova_token: str = ""  # X-Auth-Token sent to Nova, if it needs one
+    reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
 
     @property
     def effective_database_url(self) -> str:

@@ -52,7 +52,7 @@ class Api:
 
 @pytest.fixture
 def app_settings(data_dir: Path) -> Any:
-    return load_settings(env={}, data_dir=data_dir, auth="noauth")
+    return load_settings(env={}, data_dir=data_dir, auth="noauth", reconcile_interval_s=0)
 
 
 @pytest.fixture

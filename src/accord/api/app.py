@@ -6,7 +6,9 @@ method and 404 for anything else, both in Cyborg's error format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from fastapi import FastAPI
@@ -27,6 +29,7 @@ from accord.api.routes import (
 from accord.api.state import AppState
 from accord.config import Settings
 from accord.nova import NovaNotifier
+from accord.reconcile import Reconciler
 from accord.store.db import Database
 
 
@@ -72,14 +75,6 @@ ROUTES: list[Route] = [
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
-    app = FastAPI(
-        title="Accord",
-        version=__version__,
-        description="Accelerator management with a Cyborg v2-compatible API.",
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
-    )
     state = AppState(
         settings=settings,
         db=db or Database(settings.effective_database_url),
@@ -89,6 +84,32 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             if settings.nova_url
             else None
         ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        reconciler = None
+        if settings.reconcile_interval_s > 0:
+            reconciler = Reconciler(
+                state.db,
+                settings.reconcile_interval_s,
+                timedelta(seconds=settings.host_lost_after_s),
+                timedelta(seconds=settings.bind_timeout_s),
+                state.notify_resolved,
+            )
+            reconciler.start()
+        yield
+        if reconciler is not None:
+            reconciler.stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Accord",
+        version=__version__,
+        description="Accelerator management with a Cyborg v2-compatible API.",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
     )
     app.state.accord = state
     for route in ROUTES:

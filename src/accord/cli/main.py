@@ -1,0 +1,117 @@
+"""`accord`: the server (`serve`, `up`), schema (`db upgrade`), tokens, and the client commands."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from accord.cli import resources
+from accord.cli.client import Client
+from accord.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Accord: managed accelerators with a Cyborg v2-compatible API.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for ACCORD_AUTH=token.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(resources.profile_app, name="profile")
+app.add_typer(resources.arq_app, name="arq")
+app.add_typer(resources.device_app, name="device")
+app.add_typer(resources.deployable_app, name="deployable")
+app.add_typer(resources.attribute_app, name="attribute")
+app.add_typer(resources.host_app, name="host")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file with an [accord] table")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="Accord API URL (ACCORD_URL)")] = None,
+    token: Annotated[str | None, typer.Option(help="Bearer token (ACCORD_TOKEN)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+) -> None:
+    ctx.obj = Client.from_options(url, token, as_json)
+
+
+def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config_file=config, **overrides)
+    except ConfigError as exc:
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _prepare(settings: Settings) -> None:
+    from accord.store.db import Database
+    from accord.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    upgrade(db.engine)
+    db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    settings = settings_or_exit(config)
+    _prepare(settings)
+    typer.echo(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    address: Annotated[str | None, typer.Option(help="Listen address (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
+) -> None:
+    """Run the API server (migrates the schema first)."""
+    import uvicorn
+
+    from accord.api.app import create_app
+
+    settings = settings_or_exit(config, address=address, port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _prepare(settings)
+    typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+    uvicorn.run(create_app(settings), host=settings.address, port=settings.port, log_level="warning")
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Add simulated hosts built from the bundled sysfs fixtures")
+    ] = False,
+) -> None:
+    """Server and a local agent in one process, on SQLite in the data directory."""
+    from accord.cli.up import run_up
+
+    settings = settings_or_exit(config, port=port)
+    _prepare(settings)
+    run_up(settings, demo=demo)
+
+
+@token_app.command("create")
+def token_create(
+    project: Annotated[str, typer.Option(help="Project the token acts in")],
+    roles: Annotated[str, typer.Option(help="Comma-separated roles, e.g. member or admin,service")],
+    user: Annotated[str | None, typer.Option(help="User id (default: generated)")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind the token to an agent's host")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a token to the data directory's token file; the token is the last line printed."""
+    from accord.api.tokens import TokenStore
+
+    settings = settings_or_exit(config)
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    token = TokenStore(settings.tokens_file).create(project, role_list, user, host)
+    typer.echo(
+        f"token for project {project} with roles {','.join(role_list)}" + (f" on host {host}" if host else "")
+    )
+    typer.echo(token)

@@ -1,0 +1,227 @@
+"""Client commands for Cyborg's resources: profile, arq, device, deployable, attribute, host."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from accord.cli.client import Client
+
+profile_app = typer.Typer(
+    help="Device profiles: what a request for accelerators asks for.", no_args_is_help=True
+)
+arq_app = typer.Typer(help="Accelerator requests (ARQs).", no_args_is_help=True)
+device_app = typer.Typer(help="Devices reported by the agents.", no_args_is_help=True)
+deployable_app = typer.Typer(help="Deployables (regions, partitions).", no_args_is_help=True)
+attribute_app = typer.Typer(help="Deployable attributes (rc, traits).", no_args_is_help=True)
+host_app = typer.Typer(help="Hosts and their agents.", no_args_is_help=True)
+
+PROFILE_COLUMNS = ("uuid", "name", "description", "groups")
+ARQ_COLUMNS = (
+    "uuid",
+    "state",
+    "device_profile_name",
+    "device_profile_group_id",
+    "hostname",
+    "instance_uuid",
+    "attach_handle_type",
+)
+DEVICE_COLUMNS = ("uuid", "type", "vendor", "model", "hostname", "status")
+DEPLOYABLE_COLUMNS = (
+    "uuid",
+    "name",
+    "num_accelerators",
+    "device_id",
+    "rp_uuid",
+    "driver_name",
+    "bitstream_id",
+)
+ATTRIBUTE_COLUMNS = ("uuid", "deployable_id", "key", "value")
+HOST_COLUMNS = ("name", "state", "agent_version", "last_seen_at", "device_count")
+
+
+def client(ctx: typer.Context) -> Client:
+    obj: Client = ctx.obj
+    return obj
+
+
+@profile_app.command("list")
+def profile_list(
+    ctx: typer.Context, name: Annotated[str | None, typer.Option(help="Comma-separated names")] = None
+) -> None:
+    c = client(ctx)
+    data = c.call("GET", "/v2/device_profiles", params={"name": name} if name else None)
+    c.show(data["device_profiles"], PROFILE_COLUMNS)
+
+
+@profile_app.command("show")
+def profile_show(ctx: typer.Context, ident: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/device_profiles/{ident}")["device_profile"])
+
+
+@profile_app.command("create")
+def profile_create(
+    ctx: typer.Context,
+    name: str,
+    group: Annotated[list[str], typer.Option(help="A group as key=value,key=value; repeat for more groups")],
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Example: accord profile create fpga1 --group resources:FPGA=1,trait:CUSTOM_FPGA_INTEL=required"""
+    groups = []
+    for text in group:
+        pairs = [p.split("=", 1) for p in text.split(",") if p]
+        if any(len(p) != 2 for p in pairs):
+            raise typer.BadParameter(f"group {text!r} must be key=value pairs separated by commas")
+        groups.append({k: v for k, v in pairs})
+    body: dict[str, Any] = {"name": name, "groups": groups}
+    if description is not None:
+        body["description"] = description
+    c = client(ctx)
+    c.show_record(c.call("POST", "/v2/device_profiles", json=[body]))
+
+
+@profile_app.command("delete")
+def profile_delete(ctx: typer.Context, idents: list[str]) -> None:
+    client(ctx).call("DELETE", "/v2/device_profiles", params={"value": ",".join(idents)})
+
+
+@arq_app.command("list")
+def arq_list(ctx: typer.Context, instance: Annotated[str | None, typer.Option()] = None) -> None:
+    c = client(ctx)
+    data = c.call("GET", "/v2/accelerator_requests", params={"instance": instance} if instance else None)
+    c.show(data["arqs"], ARQ_COLUMNS)
+
+
+@arq_app.command("show")
+def arq_show(ctx: typer.Context, arq_uuid: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/accelerator_requests/{arq_uuid}"))
+
+
+@arq_app.command("create")
+def arq_create(ctx: typer.Context, profile: str) -> None:
+    c = client(ctx)
+    c.show(
+        c.call("POST", "/v2/accelerator_requests", json={"device_profile_name": profile})["arqs"], ARQ_COLUMNS
+    )
+
+
+@arq_app.command("delete")
+def arq_delete(ctx: typer.Context, arq_uuids: list[str]) -> None:
+    client(ctx).call("DELETE", "/v2/accelerator_requests", params={"arqs": ",".join(arq_uuids)})
+
+
+@arq_app.command("bind")
+def arq_bind(
+    ctx: typer.Context,
+    arq_uuid: str,
+    instance: Annotated[str, typer.Option(help="Instance (VM or workload) uuid")],
+    hostname: Annotated[str | None, typer.Option(help="Omit with --rp to let Accord choose")] = None,
+    rp: Annotated[str | None, typer.Option(help="device_rp_uuid of the deployable")] = None,
+) -> None:
+    ops: list[dict[str, str | None]] = [{"op": "add", "path": "/instance_uuid", "value": instance}]
+    if hostname or rp:
+        ops += [
+            {"op": "add", "path": "/hostname", "value": hostname},
+            {"op": "add", "path": "/device_rp_uuid", "value": rp},
+        ]
+    c = client(ctx)
+    c.call("PATCH", "/v2/accelerator_requests", json={arq_uuid: ops})
+    c.show_record(c.call("GET", f"/v2/accelerator_requests/{arq_uuid}"))
+
+
+@arq_app.command("unbind")
+def arq_unbind(ctx: typer.Context, arq_uuid: str) -> None:
+    ops = [{"op": "remove", "path": p} for p in ("/hostname", "/device_rp_uuid", "/instance_uuid")]
+    c = client(ctx)
+    c.call("PATCH", "/v2/accelerator_requests", json={arq_uuid: ops})
+    c.show_record(c.call("GET", f"/v2/accelerator_requests/{arq_uuid}"))
+
+
+@device_app.command("list")
+def device_list(
+    ctx: typer.Context,
+    type: Annotated[str | None, typer.Option("--type")] = None,
+    vendor: Annotated[str | None, typer.Option()] = None,
+    hostname: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    params = {k: v for k, v in {"type": type, "vendor": vendor, "hostname": hostname}.items() if v}
+    c = client(ctx)
+    c.show(c.call("GET", "/v2/devices", params=params)["devices"], DEVICE_COLUMNS)
+
+
+@device_app.command("show")
+def device_show(ctx: typer.Context, device_uuid: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/devices/{device_uuid}"))
+
+
+@device_app.command("enable")
+def device_enable(ctx: typer.Context, device_uuid: str) -> None:
+    client(ctx).call("POST", f"/v2/devices/{device_uuid}/enable")
+
+
+@device_app.command("disable")
+def device_disable(ctx: typer.Context, device_uuid: str) -> None:
+    client(ctx).call("POST", f"/v2/devices/{device_uuid}/disable")
+
+
+@deployable_app.command("list")
+def deployable_list(ctx: typer.Context) -> None:
+    c = client(ctx)
+    c.show(c.call("GET", "/v2/deployables")["deployables"], DEPLOYABLE_COLUMNS)
+
+
+@deployable_app.command("show")
+def deployable_show(ctx: typer.Context, deployable_uuid: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/deployables/{deployable_uuid}"))
+
+
+@attribute_app.command("list")
+def attribute_list(
+    ctx: typer.Context,
+    deployable: Annotated[str | None, typer.Option(help="Deployable uuid")] = None,
+    key: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    params = {k: v for k, v in {"deployable_id": deployable, "key": key}.items() if v}
+    c = client(ctx)
+    c.show(c.call("GET", "/v2/attributes", params=params)["attributes"], ATTRIBUTE_COLUMNS)
+
+
+@attribute_app.command("show")
+def attribute_show(ctx: typer.Context, attribute_uuid: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/attributes/{attribute_uuid}"))
+
+
+@attribute_app.command("create")
+def attribute_create(ctx: typer.Context, deployable: str, key: str, value: str) -> None:
+    c = client(ctx)
+    c.show_record(
+        c.call("POST", "/v2/attributes", json={"deployable_id": deployable, "key": key, "value": value})
+    )
+
+
+@attribute_app.command("delete")
+def attribute_delete(ctx: typer.Context, attribute_uuid: str) -> None:
+    client(ctx).call("DELETE", f"/v2/attributes/{attribute_uuid}")
+
+
+@host_app.command("list")
+def host_list(ctx: typer.Context) -> None:
+    c = client(ctx)
+    c.show(c.call("GET", "/v2/hosts")["hosts"], HOST_COLUMNS)
+
+
+@host_app.command("show")
+def host_show(ctx: typer.Context, name: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/hosts/{name}"))
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2)
