@@ -82,3 +82,9 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def database_url(backend: str, migrated: dict[str, str], db: Database) -> str:
+    """A wiped, migrated database URL for a server process (the `db` fixture wipes it)."""
+    return migrated[backend]

@@ -1,0 +1,113 @@
+"""Agent-facing endpoints: the inventory snapshot diff, heartbeats, and who may report."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from tests.api.conftest import AGENT_A, MEMBER, NOVA, Api
+from tests.scenarios import fpga_host_snapshot
+
+VM = "3f0c8b8e-8f1a-4c43-a3a4-6b1f9a5f0c11"
+
+
+def report(api: Api, snapshot: dict[str, Any], host: str = "host-a") -> Any:
+    return api.post(f"/v2/hosts/{host}/inventory", json=snapshot)
+
+
+def test_first_report_adds_and_repeat_changes_nothing(api: Api) -> None:
+    snapshot = fpga_host_snapshot("host-a", vfs=2)
+    r = report(api, snapshot)
+    assert r.status_code == 200
+    assert r.json() == {"hostname": "host-a", "added": ["0000:5e:00.0"], "updated": [], "removed": [], "kept_lost": []}
+    before = (api.get("/v2/devices").json(), api.get("/v2/deployables").json(), api.get("/v2/attributes").json())
+    r = report(api, snapshot)
+    assert r.json() == {"hostname": "host-a", "added": [], "updated": [], "removed": [], "kept_lost": []}
+    after = (api.get("/v2/devices").json(), api.get("/v2/deployables").json(), api.get("/v2/attributes").json())
+    assert after == before
+
+
+def test_vf_count_change_updates_accelerators_and_handles(api: Api) -> None:
+    report(api, fpga_host_snapshot("host-a", vfs=2))
+    r = report(api, fpga_host_snapshot("host-a", vfs=6))
+    assert r.json()["updated"] == ["0000:5e:00.0"]
+    assert api.get("/v2/deployables").json()["deployables"][0]["num_accelerators"] == 6
+
+
+def test_trait_change_replaces_attributes(api: Api) -> None:
+    snapshot = fpga_host_snapshot("host-a")
+    report(api, snapshot)
+    changed = copy.deepcopy(snapshot)
+    changed["devices"][0]["deployables"][0]["traits"] = ["CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_FUNCTION_ID_ABC"]
+    report(api, changed)
+    values = [a["value"] for a in api.get("/v2/attributes").json()["attributes"]]
+    assert sorted(values) == ["CUSTOM_FPGA_FUNCTION_ID_ABC", "CUSTOM_FPGA_INTEL", "FPGA"]
+
+
+def test_device_removed_is_deleted(api: Api) -> None:
+    report(api, fpga_host_snapshot("host-a", devices=2))
+    r = report(api, fpga_host_snapshot("host-a", devices=1))
+    assert r.json()["removed"] == ["0000:60:00.0"]
+    assert len(api.get("/v2/devices").json()["devices"]) == 1
+    assert len(api.get("/v2/deployables").json()["deployables"]) == 1
+
+
+def test_device_in_use_is_kept_lost_until_released(api: Api) -> None:
+    report(api, fpga_host_snapshot("host-a", vfs=1))
+    rp = api.get("/v2/deployables").json()["deployables"][0]["rp_uuid"]
+    api.post("/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}])
+    arq = api.as_(MEMBER).post("/v2/accelerator_requests", json={"device_profile_name": "dp"}).json()["arqs"][0]
+    bind = {arq["uuid"]: [
+        {"op": "add", "path": "/hostname", "value": "host-a"},
+        {"op": "add", "path": "/device_rp_uuid", "value": rp},
+        {"op": "add", "path": "/instance_uuid", "value": VM},
+    ]}
+    api.as_(NOVA).patch("/v2/accelerator_requests", json=bind)
+    r = report(api, {"hostname": "host-a", "agent_version": "t", "devices": []})
+    assert r.json()["kept_lost"] == ["0000:5e:00.0"]
+    assert api.get(f"/v2/accelerator_requests/{arq['uuid']}").json()["state"] == "Bound"
+    assert len(api.get("/v2/devices").json()["devices"]) == 1
+    # Once the ARQ lets go, the next report removes the device.
+    api.as_(NOVA).delete(f"/v2/accelerator_requests?instance={VM}")
+    r = report(api, {"hostname": "host-a", "agent_version": "t", "devices": []})
+    assert r.json()["removed"] == ["0000:5e:00.0"]
+    assert api.get("/v2/devices").json() == {"devices": []}
+
+
+def test_agent_may_report_only_for_its_host(api: Api) -> None:
+    assert report(api.as_(AGENT_A), fpga_host_snapshot("host-a")).status_code == 200
+    report(api, fpga_host_snapshot("host-b"), host="host-b")
+    before = api.get("/v2/devices?hostname=host-b").json()
+    r = report(api.as_(AGENT_A), {"hostname": "host-b", "devices": []}, host="host-b")
+    assert r.status_code == 403
+    assert "host-b" in r.json()["error_message"]
+    assert api.get("/v2/devices?hostname=host-b").json() == before
+    assert report(api.as_(MEMBER), fpga_host_snapshot("host-a")).status_code == 403
+
+
+def test_body_must_match_url_and_schema(api: Api) -> None:
+    r = report(api, fpga_host_snapshot("host-a"), host="host-b")
+    assert r.status_code == 400
+    assert "host-a" in r.json()["error_message"]
+    bad = fpga_host_snapshot("host-a")
+    bad["devices"][0]["pci_address"] = "5e:00.0"
+    r = report(api, bad)
+    assert r.status_code == 400
+    assert "pci_address" in r.json()["error_message"]
+    bad = fpga_host_snapshot("host-a")
+    bad["devices"][0]["deployables"][0]["traits"] = ["custom-lower"]
+    assert report(api, bad).status_code == 400
+    assert api.get("/v2/devices").json() == {"devices": []}
+
+
+def test_hosts_list_and_heartbeat(api: Api) -> None:
+    report(api.as_(AGENT_A), fpga_host_snapshot("host-a"))
+    r = api.as_(AGENT_A).post("/v2/hosts/host-a/heartbeat", json={"hostname": "host-a", "agent_version": "1.2"})
+    assert r.status_code == 200
+    assert r.json()["state"] == "up"
+    [host] = api.get("/v2/hosts").json()["hosts"]
+    assert (host["name"], host["state"], host["agent_version"], host["device_count"]) == ("host-a", "up", "1.2", 1)
+    assert api.get("/v2/hosts/host-a").json()["name"] == "host-a"
+    assert api.get(f"/v2/hosts/{uuid.uuid4()}").status_code == 404
+    assert api.as_(MEMBER).get("/v2/hosts").status_code == 403

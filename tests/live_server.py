@@ -1,0 +1,84 @@
+"""A real `accord serve` process on a free loopback port, for end-to-end and client tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from accord.api.tokens import TokenStore
+
+ACCORD = str(Path(sys.executable).parent / "accord")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def token(self, project: str, roles: str, user: str | None = None, host: str | None = None) -> str:
+        return TokenStore(self.data_dir / "tokens.json").create(project, roles.split(","), user, host)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"accord serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"accord serve did not answer within {timeout}s:\n{log_path.read_text()}")
+
+
+@contextmanager
+def live_server(
+    data_dir: Path, database_url: str, auth: str = "token", env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[LiveServer]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = data_dir / f"server-{port}.log"
+    full_env = {
+        **os.environ,
+        "ACCORD_DATA_DIR": str(data_dir),
+        "ACCORD_DATABASE_URL": database_url,
+        "ACCORD_AUTH": auth,
+        **(env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [ACCORD, "serve", "--port", str(port)], env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_up(url, process, log_path)
+        yield LiveServer(url, data_dir, process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
