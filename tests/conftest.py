@@ -36,7 +36,7 @@ def pg_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure here must fail the run loudly
+    except Exception as exc:
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for the tests: {exc}")
     yield _pg_url(name)
     with admin.connect() as conn:

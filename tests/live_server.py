@@ -55,7 +55,11 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, ti
 
 @contextmanager
 def live_server(
-    data_dir: Path, database_url: str, auth: str = "token", env: dict[str, str] | None = None, port: int | None = None
+    data_dir: Path,
+    database_url: str,
+    auth: str = "token",
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()

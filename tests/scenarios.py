@@ -30,9 +30,7 @@ def fpga_device(pf: str, vfs: int, numa: int = 0) -> dict[str, Any]:
                 "resource_class": "FPGA",
                 "traits": ["CUSTOM_FPGA_INTEL", "CUSTOM_FPGA_INTEL_PAC_ARRIA10"],
                 "driver_name": "intel",
-                "attach_handles": [
-                    {"attach_type": "PCI", "attach_info": pci_info(a)} for a in vf_addresses
-                ],
+                "attach_handles": [{"attach_type": "PCI", "attach_info": pci_info(a)} for a in vf_addresses],
             }
         ],
     }
@@ -42,5 +40,5 @@ def fpga_host_snapshot(hostname: str, vfs: int = 4, devices: int = 1) -> dict[st
     return {
         "hostname": hostname,
         "agent_version": "test",
-        "devices": [fpga_device(f"0000:{0x5e + 2 * i:02x}:00.0", vfs) for i in range(devices)],
+        "devices": [fpga_device(f"0000:{0x5E + 2 * i:02x}:00.0", vfs) for i in range(devices)],
     }

@@ -35,7 +35,11 @@ def test_create_yields_one_initial_arq_per_amount(api: Api) -> None:
         json=[{"name": "two", "groups": [{"resources:FPGA": "2"}, {"resources:CUSTOM_QAT": "1"}]}],
     )
     arqs = create(api.as_(MEMBER), "two")
-    assert [(a["device_profile_group_id"], a["state"]) for a in arqs] == [(0, "Initial"), (0, "Initial"), (1, "Initial")]
+    assert [(a["device_profile_group_id"], a["state"]) for a in arqs] == [
+        (0, "Initial"),
+        (0, "Initial"),
+        (1, "Initial"),
+    ]
     first = arqs[0]
     assert first["project_id"] == "p-one"
     assert first["device_profile_name"] == "two"
@@ -43,7 +47,9 @@ def test_create_yields_one_initial_arq_per_amount(api: Api) -> None:
     assert first["attach_handle_info"] == {}
     assert first["attach_handle_uuid"] is None
     assert first["hostname"] is None and first["instance_uuid"] is None and first["device_rp_uuid"] is None
-    assert first["links"] == [{"href": f"http://accord.test/v2/accelerator_requests/{first['uuid']}", "rel": "self"}]
+    assert first["links"] == [
+        {"href": f"http://accord.test/v2/accelerator_requests/{first['uuid']}", "rel": "self"}
+    ]
     assert "id" not in first
 
 
@@ -56,7 +62,10 @@ def test_xilinx_group_counts_fpga_twice(api: Api) -> None:
 
 
 def test_create_for_one_group_only(api: Api) -> None:
-    api.post("/v2/device_profiles", json=[{"name": "g", "groups": [{"resources:FPGA": "1"}, {"resources:GPU": "2"}]}])
+    api.post(
+        "/v2/device_profiles",
+        json=[{"name": "g", "groups": [{"resources:FPGA": "1"}, {"resources:GPU": "2"}]}],
+    )
     r = api.post("/v2/accelerator_requests", json={"device_profile_name": "g", "device_profile_group_id": 1})
     assert r.status_code == 201
     assert [a["device_profile_group_id"] for a in r.json()["arqs"]] == [1, 1]
@@ -85,17 +94,28 @@ def test_bad_create(api: Api, profile: dict[str, Any], body: Any, status: int) -
 def test_projects_see_only_their_own(api: Api, profile: dict[str, Any]) -> None:
     mine = create(api.as_(MEMBER))[0]
     theirs = create(api.as_(OTHER_MEMBER))[0]
-    assert [a["uuid"] for a in api.as_(MEMBER).get("/v2/accelerator_requests").json()["arqs"]] == [mine["uuid"]]
-    assert [a["uuid"] for a in api.as_(READER).get("/v2/accelerator_requests").json()["arqs"]] == [mine["uuid"]]
+    assert [a["uuid"] for a in api.as_(MEMBER).get("/v2/accelerator_requests").json()["arqs"]] == [
+        mine["uuid"]
+    ]
+    assert [a["uuid"] for a in api.as_(READER).get("/v2/accelerator_requests").json()["arqs"]] == [
+        mine["uuid"]
+    ]
     assert api.as_(MEMBER).get(f"/v2/accelerator_requests/{theirs['uuid']}").status_code == 404
     assert api.as_(MEMBER).delete(f"/v2/accelerator_requests?arqs={theirs['uuid']}").status_code == 404
     assert len(api.as_(ADMIN).get("/v2/accelerator_requests").json()["arqs"]) == 2
-    assert api.as_(READER).post("/v2/accelerator_requests", json={"device_profile_name": "fpga1"}).status_code == 403
+    assert (
+        api.as_(READER).post("/v2/accelerator_requests", json={"device_profile_name": "fpga1"}).status_code
+        == 403
+    )
 
 
-def test_bind_as_nova_takes_one_free_handle(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
+def test_bind_as_nova_takes_one_free_handle(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
     arq = create(api.as_(MEMBER))[0]
-    r = api.as_(NOVA).patch("/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"]))
+    r = api.as_(NOVA).patch(
+        "/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])
+    )
     assert r.status_code == 202
     assert r.content == b""
     bound = api.as_(MEMBER).get(f"/v2/accelerator_requests/{arq['uuid']}").json()
@@ -123,10 +143,14 @@ def test_bad_bind_state_is_400(api: Api) -> None:
     assert "resolved" in r.json()["error_message"]
 
 
-def test_patch_by_uuid_path_as_openstacksdk_sends_it(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
+def test_patch_by_uuid_path_as_openstacksdk_sends_it(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
     arq = create(api)[0]
     body = bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])
-    r = api.as_({**ADMIN, "X-Roles": "admin,service"}).patch(f"/v2/accelerator_requests/{arq['uuid']}", json=body)
+    r = api.as_({**ADMIN, "X-Roles": "admin,service"}).patch(
+        f"/v2/accelerator_requests/{arq['uuid']}", json=body
+    )
     assert r.status_code == 202
     assert api.get(f"/v2/accelerator_requests/{arq['uuid']}").json()["state"] == "Bound"
 
@@ -135,11 +159,15 @@ def test_unbind_frees_the_handle(api: Api, one_fpga_host: dict[str, Any], profil
     arq = create(api.as_(MEMBER))[0]
     nova = api.as_(NOVA)
     nova.patch("/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"]))
-    unbind = {arq["uuid"]: [{"op": "remove", "path": p} for p in ("/hostname", "/device_rp_uuid", "/instance_uuid")]}
+    unbind = {
+        arq["uuid"]: [{"op": "remove", "path": p} for p in ("/hostname", "/device_rp_uuid", "/instance_uuid")]
+    }
     assert nova.patch("/v2/accelerator_requests", json=unbind).status_code == 202
     after = nova.get(f"/v2/accelerator_requests/{arq['uuid']}").json()
     assert after["state"] == "Unbound"
-    assert after["hostname"] is None and after["instance_uuid"] is None and after["attach_handle_uuid"] is None
+    assert (
+        after["hostname"] is None and after["instance_uuid"] is None and after["attach_handle_uuid"] is None
+    )
     # The freed handle can be taken again: bind 4 ARQs to the 4-handle deployable.
     uuids = [create(api.as_(MEMBER))[0]["uuid"] for _ in range(4)]
     for i, u in enumerate(uuids):
@@ -172,16 +200,45 @@ def test_no_free_handle_means_bind_failed_for_the_whole_instance(
 
 def test_bind_needs_a_service(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
     arq = create(api.as_(MEMBER))[0]
-    r = api.as_(MEMBER).patch("/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"]))
+    r = api.as_(MEMBER).patch(
+        "/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])
+    )
     assert r.status_code == 403
     assert "requires a service token" in r.json()["error_message"]
     assert api.get(f"/v2/accelerator_requests/{arq['uuid']}").json()["state"] == "Initial"
 
 
 BAD_PATCHES = [
-    (lambda a, rp: {a: [{"op": "add", "path": "/hostname", "value": "host-a"}, {"op": "remove", "path": "/instance_uuid"}]}, 400, "all 'add' or all 'remove'"),
-    (lambda a, rp: {a: [{"op": "add", "path": "/hostname", "value": "host-a"}, {"op": "add", "path": "/device_rp_uuid", "value": rp}]}, 400, "/instance_uuid"),
-    (lambda a, rp: {a: [{"op": "add", "path": "/hostname", "value": "host-a"}, {"op": "add", "path": "/instance_uuid", "value": VM}]}, 400, "together"),
+    (
+        lambda a, rp: {
+            a: [
+                {"op": "add", "path": "/hostname", "value": "host-a"},
+                {"op": "remove", "path": "/instance_uuid"},
+            ]
+        },
+        400,
+        "all 'add' or all 'remove'",
+    ),
+    (
+        lambda a, rp: {
+            a: [
+                {"op": "add", "path": "/hostname", "value": "host-a"},
+                {"op": "add", "path": "/device_rp_uuid", "value": rp},
+            ]
+        },
+        400,
+        "/instance_uuid",
+    ),
+    (
+        lambda a, rp: {
+            a: [
+                {"op": "add", "path": "/hostname", "value": "host-a"},
+                {"op": "add", "path": "/instance_uuid", "value": VM},
+            ]
+        },
+        400,
+        "together",
+    ),
     (lambda a, rp: {a: [{"op": "add", "path": "/state", "value": "Bound"}]}, 400, "cannot be patched"),
     (lambda a, rp: {a: [{"op": "replace", "path": "/hostname", "value": "x"}]}, 400, "not supported"),
     (lambda a, rp: {a: [{"path": "/hostname"}]}, 400, "not supported"),
@@ -193,7 +250,11 @@ BAD_PATCHES = [
     (lambda a, rp: bind_patch(a, str(uuid.uuid4())), 400, "No deployable"),
     (lambda a, rp: bind_patch(a, rp, host="host-z"), 400, "not known"),
     (lambda a, rp: bind_patch(a, "nope"), 400, "not a valid UUID"),
-    (lambda a, rp: {a: [*bind_patch(a, rp)[a], {"op": "add", "path": "/project_id", "value": "p"}]}, 406, "2.1"),
+    (
+        lambda a, rp: {a: [*bind_patch(a, rp)[a], {"op": "add", "path": "/project_id", "value": "p"}]},
+        406,
+        "2.1",
+    ),
 ]
 
 
@@ -210,9 +271,16 @@ def test_bad_patches_store_nothing(
     assert after["hostname"] is None
 
 
-def test_project_id_on_bind_needs_admin_at_2_1(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
+def test_project_id_on_bind_needs_admin_at_2_1(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
     arq = create(api.as_(MEMBER))[0]
-    body = {arq["uuid"]: [*bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])[arq["uuid"]], {"op": "add", "path": "/project_id", "value": "p-x"}]}
+    body = {
+        arq["uuid"]: [
+            *bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])[arq["uuid"]],
+            {"op": "add", "path": "/project_id", "value": "p-x"},
+        ]
+    }
     v21 = {"OpenStack-API-Version": "accelerator 2.1"}
     assert api.as_(NOVA).patch("/v2/accelerator_requests", json=body, headers=v21).status_code == 403
     admin_service = api.as_({**ADMIN, "X-Service-Roles": "service"})
@@ -232,7 +300,9 @@ def test_bind_twice_is_refused(api: Api, one_fpga_host: dict[str, Any], profile:
     assert handles_in_use is not None
 
 
-def test_instance_with_arqs_cannot_bind_more(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
+def test_instance_with_arqs_cannot_bind_more(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
     first, second = create(api.as_(MEMBER))[0], create(api.as_(MEMBER))[0]
     nova = api.as_(NOVA)
     nova.patch("/v2/accelerator_requests", json=bind_patch(first["uuid"], one_fpga_host["rp_uuid"]))
@@ -241,11 +311,15 @@ def test_instance_with_arqs_cannot_bind_more(api: Api, one_fpga_host: dict[str, 
     assert "already has" in r.json()["error_message"]
 
 
-def test_bind_on_disabled_device_is_refused(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
+def test_bind_on_disabled_device_is_refused(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
     device = one_fpga_host["deployable"]["device_id"]
     assert api.post(f"/v2/devices/{device}/disable").status_code == 200
     arq = create(api.as_(MEMBER))[0]
-    r = api.as_(NOVA).patch("/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"]))
+    r = api.as_(NOVA).patch(
+        "/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])
+    )
     assert r.status_code == 409
     assert "disabled" in r.json()["error_message"]
     assert api.get(f"/v2/accelerator_requests/{arq['uuid']}").json()["state"] == "Initial"
@@ -254,7 +328,9 @@ def test_bind_on_disabled_device_is_refused(api: Api, one_fpga_host: dict[str, A
 def test_bind_a_deleted_arq_is_404(api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]) -> None:
     arq = create(api.as_(MEMBER))[0]
     assert api.as_(MEMBER).delete(f"/v2/accelerator_requests/{arq['uuid']}").status_code == 204
-    r = api.as_(NOVA).patch("/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"]))
+    r = api.as_(NOVA).patch(
+        "/v2/accelerator_requests", json=bind_patch(arq["uuid"], one_fpga_host["rp_uuid"])
+    )
     assert r.status_code == 404
 
 
@@ -271,7 +347,10 @@ def test_delete_by_arqs_unbinds_first_and_needs_service_when_bound(
     # Its handle is free again: 4 new binds succeed on the 4-handle deployable.
     for i in range(4):
         a = create(api.as_(MEMBER))[0]["uuid"]
-        api.as_(NOVA).patch("/v2/accelerator_requests", json=bind_patch(a, one_fpga_host["rp_uuid"], vm=str(uuid.UUID(int=i + 9))))
+        api.as_(NOVA).patch(
+            "/v2/accelerator_requests",
+            json=bind_patch(a, one_fpga_host["rp_uuid"], vm=str(uuid.UUID(int=i + 9))),
+        )
         assert api.get(f"/v2/accelerator_requests/{a}").json()["state"] == "Bound"
 
 

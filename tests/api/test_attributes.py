@@ -27,10 +27,16 @@ def test_list_and_filters(api: Api, one_fpga_host: dict[str, Any]) -> None:
 
 def test_create_get_delete(api: Api, one_fpga_host: dict[str, Any]) -> None:
     dep = one_fpga_host["deployable"]
-    r = api.post("/v2/attributes", json={"deployable_id": dep["uuid"], "key": "trait9", "value": "CUSTOM_EXTRA"})
+    r = api.post(
+        "/v2/attributes", json={"deployable_id": dep["uuid"], "key": "trait9", "value": "CUSTOM_EXTRA"}
+    )
     assert r.status_code == 201
     created = r.json()
-    assert (created["key"], created["value"], created["deployable_id"]) == ("trait9", "CUSTOM_EXTRA", dep["uuid"])
+    assert (created["key"], created["value"], created["deployable_id"]) == (
+        "trait9",
+        "CUSTOM_EXTRA",
+        dep["uuid"],
+    )
     assert api.get(f"/v2/attributes/{created['uuid']}").json() == created
     assert api.delete(f"/v2/attributes/{created['uuid']}").status_code == 204
     assert api.get(f"/v2/attributes/{created['uuid']}").status_code == 404

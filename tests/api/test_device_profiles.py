@@ -131,7 +131,10 @@ BAD_PROFILES = [
     ({"name": "dp", "groups": [["x"]]}, "must be an object"),
     ({"name": "dp", "groups": [{"foo:FPGA": "1"}]}, "must start with"),
     ({"name": "dp", "groups": [{"resources:FPGA": "1", "trait:FPGA_INTEL": "required"}]}, "CUSTOM_"),
-    ({"name": "dp", "groups": [{"resources:FPGA": "1", "trait:CUSTOM_X": "maybe"}]}, "'required' or 'forbidden'"),
+    (
+        {"name": "dp", "groups": [{"resources:FPGA": "1", "trait:CUSTOM_X": "maybe"}]},
+        "'required' or 'forbidden'",
+    ),
     ({"name": "dp", "groups": [{"resources:FPGA": "0"}]}, "whole number"),
     ({"name": "dp", "groups": [{"resources:FPGA": "-1"}]}, "whole number"),
     ({"name": "dp", "groups": [{"resources:FPGA": "one"}]}, "whole number"),
@@ -166,6 +169,9 @@ def test_members_read_but_cannot_create_or_delete(api: Api) -> None:
     assert api.as_(READER).get("/v2/device_profiles").status_code == 200
     r = api.as_(MEMBER).post("/v2/device_profiles", json=[{"name": "x", "groups": [GROUP]}])
     assert r.status_code == 403
-    assert r.json()["error_message"] == "Access was denied to the following resource: cyborg:device_profile:create"
+    assert (
+        r.json()["error_message"]
+        == "Access was denied to the following resource: cyborg:device_profile:create"
+    )
     assert api.as_(MEMBER).delete("/v2/device_profiles/dp1").status_code == 403
     assert api.as_({}).get("/v2/device_profiles").status_code == 401

@@ -11,7 +11,9 @@ GROUP = {"resources:FPGA": "1"}
 
 
 def test_malformed_json_is_400(api: Api) -> None:
-    r = api.post("/v2/device_profiles", content=b'[{"name": "dp1", ', headers={"Content-Type": "application/json"})
+    r = api.post(
+        "/v2/device_profiles", content=b'[{"name": "dp1", ', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.json() == {"error_message": "The request body is not valid JSON."}
 
@@ -57,7 +59,12 @@ def test_chunked_body_over_limit_is_413(api: Api) -> None:
 
 def test_bad_uuid_profile_never_breaks_the_list(api: Api) -> None:
     """Cyborg stores a profile posted with uuid 'not-a-uuid', then every list answers 400."""
-    assert api.post("/v2/device_profiles", json=[{"name": "a", "uuid": "not-a-uuid", "groups": [GROUP]}]).status_code == 400
+    assert (
+        api.post(
+            "/v2/device_profiles", json=[{"name": "a", "uuid": "not-a-uuid", "groups": [GROUP]}]
+        ).status_code
+        == 400
+    )
     assert api.post("/v2/device_profiles", json=[{"name": "b", "groups": [GROUP]}]).status_code == 201
     r = api.get("/v2/device_profiles")
     assert r.status_code == 200

@@ -20,11 +20,25 @@ def test_first_report_adds_and_repeat_changes_nothing(api: Api) -> None:
     snapshot = fpga_host_snapshot("host-a", vfs=2)
     r = report(api, snapshot)
     assert r.status_code == 200
-    assert r.json() == {"hostname": "host-a", "added": ["0000:5e:00.0"], "updated": [], "removed": [], "kept_lost": []}
-    before = (api.get("/v2/devices").json(), api.get("/v2/deployables").json(), api.get("/v2/attributes").json())
+    assert r.json() == {
+        "hostname": "host-a",
+        "added": ["0000:5e:00.0"],
+        "updated": [],
+        "removed": [],
+        "kept_lost": [],
+    }
+    before = (
+        api.get("/v2/devices").json(),
+        api.get("/v2/deployables").json(),
+        api.get("/v2/attributes").json(),
+    )
     r = report(api, snapshot)
     assert r.json() == {"hostname": "host-a", "added": [], "updated": [], "removed": [], "kept_lost": []}
-    after = (api.get("/v2/devices").json(), api.get("/v2/deployables").json(), api.get("/v2/attributes").json())
+    after = (
+        api.get("/v2/devices").json(),
+        api.get("/v2/deployables").json(),
+        api.get("/v2/attributes").json(),
+    )
     assert after == before
 
 
@@ -57,12 +71,16 @@ def test_device_in_use_is_kept_lost_until_released(api: Api) -> None:
     report(api, fpga_host_snapshot("host-a", vfs=1))
     rp = api.get("/v2/deployables").json()["deployables"][0]["rp_uuid"]
     api.post("/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}])
-    arq = api.as_(MEMBER).post("/v2/accelerator_requests", json={"device_profile_name": "dp"}).json()["arqs"][0]
-    bind = {arq["uuid"]: [
-        {"op": "add", "path": "/hostname", "value": "host-a"},
-        {"op": "add", "path": "/device_rp_uuid", "value": rp},
-        {"op": "add", "path": "/instance_uuid", "value": VM},
-    ]}
+    arq = (
+        api.as_(MEMBER).post("/v2/accelerator_requests", json={"device_profile_name": "dp"}).json()["arqs"][0]
+    )
+    bind = {
+        arq["uuid"]: [
+            {"op": "add", "path": "/hostname", "value": "host-a"},
+            {"op": "add", "path": "/device_rp_uuid", "value": rp},
+            {"op": "add", "path": "/instance_uuid", "value": VM},
+        ]
+    }
     api.as_(NOVA).patch("/v2/accelerator_requests", json=bind)
     r = report(api, {"hostname": "host-a", "agent_version": "t", "devices": []})
     assert r.json()["kept_lost"] == ["0000:5e:00.0"]
@@ -103,11 +121,18 @@ def test_body_must_match_url_and_schema(api: Api) -> None:
 
 def test_hosts_list_and_heartbeat(api: Api) -> None:
     report(api.as_(AGENT_A), fpga_host_snapshot("host-a"))
-    r = api.as_(AGENT_A).post("/v2/hosts/host-a/heartbeat", json={"hostname": "host-a", "agent_version": "1.2"})
+    r = api.as_(AGENT_A).post(
+        "/v2/hosts/host-a/heartbeat", json={"hostname": "host-a", "agent_version": "1.2"}
+    )
     assert r.status_code == 200
     assert r.json()["state"] == "up"
     [host] = api.get("/v2/hosts").json()["hosts"]
-    assert (host["name"], host["state"], host["agent_version"], host["device_count"]) == ("host-a", "up", "1.2", 1)
+    assert (host["name"], host["state"], host["agent_version"], host["device_count"]) == (
+        "host-a",
+        "up",
+        "1.2",
+        1,
+    )
     assert api.get("/v2/hosts/host-a").json()["name"] == "host-a"
     assert api.get(f"/v2/hosts/{uuid.uuid4()}").status_code == 404
     assert api.as_(MEMBER).get("/v2/hosts").status_code == 403

@@ -70,7 +70,17 @@ def test_microversion_header_forms(api: Api, header: str | None, expected: str) 
     assert "OpenStack-API-Version" in r.headers["Vary"]
 
 
-@pytest.mark.parametrize("header", ["accelerator 2.4", "accelerator 3.0", "accelerator 1.9", "accelerator two", "2.x", "accelerator 2.3 extra"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "accelerator 2.4",
+        "accelerator 3.0",
+        "accelerator 1.9",
+        "accelerator two",
+        "2.x",
+        "accelerator 2.3 extra",
+    ],
+)
 def test_microversion_outside_range_or_malformed_is_406(api: Api, header: str) -> None:
     r = api.get("/v2/device_profiles", headers={"OpenStack-API-Version": header})
     assert r.status_code == 406

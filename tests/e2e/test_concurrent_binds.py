@@ -24,17 +24,23 @@ ADMIN = {"X-Project-Id": "p", "X-User-Id": "u", "X-Roles": "admin,service"}
 
 
 def bind_one(url: str, arq_uuid: str, rp: str) -> int:
-    body = {arq_uuid: [
-        {"op": "add", "path": "/hostname", "value": "host-a"},
-        {"op": "add", "path": "/device_rp_uuid", "value": rp},
-        {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
-    ]}
+    body = {
+        arq_uuid: [
+            {"op": "add", "path": "/hostname", "value": "host-a"},
+            {"op": "add", "path": "/device_rp_uuid", "value": rp},
+            {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
+        ]
+    }
     return httpx.patch(url + "/v2/accelerator_requests", json=body, headers=ADMIN, timeout=60).status_code
 
 
 def _setup(url: str) -> tuple[str, list[str]]:
-    httpx.post(url + "/v2/hosts/host-a/inventory", json=fpga_host_snapshot("host-a", vfs=HANDLES), headers=ADMIN).raise_for_status()
-    httpx.post(url + "/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}], headers=ADMIN).raise_for_status()
+    httpx.post(
+        url + "/v2/hosts/host-a/inventory", json=fpga_host_snapshot("host-a", vfs=HANDLES), headers=ADMIN
+    ).raise_for_status()
+    httpx.post(
+        url + "/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}], headers=ADMIN
+    ).raise_for_status()
     rp = httpx.get(url + "/v2/deployables", headers=ADMIN).json()["deployables"][0]["rp_uuid"]
     arqs = []
     for _ in range(REQUESTS):
@@ -52,7 +58,9 @@ def _check(url: str, database_url: str) -> None:
     assert len({a["attach_handle_uuid"] for a in bound}) == HANDLES
     db = Database(database_url)
     with db.read() as session:
-        in_use = session.scalar(select(func.count()).select_from(AttachHandle).where(AttachHandle.in_use.is_(True)))
+        in_use = session.scalar(
+            select(func.count()).select_from(AttachHandle).where(AttachHandle.in_use.is_(True))
+        )
         holders = list(session.scalars(select(AttachHandle.arq_id).where(AttachHandle.in_use.is_(True))))
         bound_rows = session.scalar(
             select(func.count()).select_from(AcceleratorRequest).where(AcceleratorRequest.state == "Bound")
@@ -63,7 +71,9 @@ def _check(url: str, database_url: str) -> None:
 
 
 def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: str) -> None:
-    with live_server(tmp_path / "a", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}) as server:
+    with live_server(
+        tmp_path / "a", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
+    ) as server:
         rp, arqs = _setup(server.url)
         half = REQUESTS // 2
         with ThreadPoolExecutor(12) as threads, ProcessPoolExecutor(2) as processes:

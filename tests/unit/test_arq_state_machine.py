@@ -16,10 +16,15 @@ from accord.domain.errors import BadState, InvalidInput
 
 S = ARQState
 ALLOWED = {
-    (S.INITIAL, S.BIND_STARTED), (S.UNBOUND, S.BIND_STARTED),
+    (S.INITIAL, S.BIND_STARTED),
+    (S.UNBOUND, S.BIND_STARTED),
     (S.BIND_STARTED, S.BOUND),
-    (S.INITIAL, S.UNBOUND), (S.BIND_STARTED, S.UNBOUND), (S.BOUND, S.UNBOUND), (S.BIND_FAILED, S.UNBOUND),
-    (S.BIND_STARTED, S.BIND_FAILED), (S.BOUND, S.BIND_FAILED),
+    (S.INITIAL, S.UNBOUND),
+    (S.BIND_STARTED, S.UNBOUND),
+    (S.BOUND, S.UNBOUND),
+    (S.BIND_FAILED, S.UNBOUND),
+    (S.BIND_STARTED, S.BIND_FAILED),
+    (S.BOUND, S.BIND_FAILED),
 } | {(s, S.DELETING) for s in S}
 
 
@@ -47,7 +52,10 @@ def add(path: str, value: str) -> dict[str, str]:
 
 
 def test_bind_patch_parses_into_requests() -> None:
-    plan = parse_patch({A.upper(): [add("/hostname", "h"), add("/device_rp_uuid", RP), add("/instance_uuid", B)]}, project_id_allowed=False)
+    plan = parse_patch(
+        {A.upper(): [add("/hostname", "h"), add("/device_rp_uuid", RP), add("/instance_uuid", B)]},
+        project_id_allowed=False,
+    )
     assert plan.binds == [BindRequest(A, B, "h", RP)]
     assert plan.unbinds == []
 
@@ -65,7 +73,10 @@ def test_unbind_patch() -> None:
 
 
 def test_mixing_bind_and_unbind_across_arqs_is_refused() -> None:
-    body = {A: [add("/hostname", "h"), add("/device_rp_uuid", RP), add("/instance_uuid", B)], B: [{"op": "remove", "path": "/hostname"}]}
+    body = {
+        A: [add("/hostname", "h"), add("/device_rp_uuid", RP), add("/instance_uuid", B)],
+        B: [{"op": "remove", "path": "/hostname"}],
+    }
     with pytest.raises(InvalidInput, match="must be bound, or all unbound"):
         parse_patch(body, project_id_allowed=False)
 

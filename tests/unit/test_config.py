@@ -24,11 +24,14 @@ def test_env_overrides_file_and_is_cast(tmp_path: Path) -> None:
     assert settings.nova_url == "http://nova"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"ACCORD_PORT": "high"}, "integer"),
-    ({"ACCORD_AUTH": "ldap"}, "ACCORD_AUTH"),
-    ({"ACCORD_HOST_LOST_AFTER_S": "soon"}, "number"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ACCORD_PORT": "high"}, "integer"),
+        ({"ACCORD_AUTH": "ldap"}, "ACCORD_AUTH"),
+        ({"ACCORD_HOST_LOST_AFTER_S": "soon"}, "number"),
+    ],
+)
 def test_bad_values_are_reported(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env=env)

@@ -9,13 +9,16 @@ from accord.domain.errors import InvalidInput
 
 
 def test_group_parses_resources_traits_and_accel() -> None:
-    group = parse_group(0, {
-        "resources:FPGA": "2",
-        "resources:CUSTOM_QAT": "1",
-        "trait:CUSTOM_A": "required",
-        "trait:CUSTOM_B": "forbidden",
-        "accel:function_id": "f1",
-    })
+    group = parse_group(
+        0,
+        {
+            "resources:FPGA": "2",
+            "resources:CUSTOM_QAT": "1",
+            "trait:CUSTOM_A": "required",
+            "trait:CUSTOM_B": "forbidden",
+            "accel:function_id": "f1",
+        },
+    )
     assert group.resources == {"FPGA": 2, "CUSTOM_QAT": 1}
     assert group.required_traits == {"CUSTOM_A"}
     assert group.forbidden_traits == {"CUSTOM_B"}

@@ -26,6 +26,7 @@ from accord.api.routes import (
     hosts,
     versions,
 )
+from accord.api.schemas import install_openapi
 from accord.api.state import AppState
 from accord.config import Settings
 from accord.nova import NovaNotifier
@@ -122,5 +123,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             name=f"{route.method} {route.path}",
         )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

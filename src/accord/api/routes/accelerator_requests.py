@@ -76,11 +76,12 @@ def patch(
     body: Any = Body(None),
     ctx: RequestContext = Depends(context),
     version: Version = Depends(microversion),
-    arq_uuid: str | None = None,
 ) -> Response:
+    return _apply_patch(request, body, ctx, version)
+
+
+def _apply_patch(request: Request, body: Any, ctx: RequestContext, version: Version) -> Response:
     authorize(ctx, "accelerator_request:update")
-    if arq_uuid is not None:
-        body = _single_patch_body(arq_uuid, body)
     plan = parse_patch(body, project_id_allowed=True)
     if any(b.project_id is not None for b in plan.binds):
         if version < PROJECT_ID_ON_BIND:
@@ -109,7 +110,8 @@ def patch_one(
     ctx: RequestContext = Depends(context),
     version: Version = Depends(microversion),
 ) -> Response:
-    return patch(request, body, ctx, version, arq_uuid)
+    authorize(ctx, "accelerator_request:update")
+    return _apply_patch(request, _single_patch_body(arq_uuid, body), ctx, version)
 
 
 def delete(
