@@ -42,3 +42,40 @@ def fpga_host_snapshot(hostname: str, vfs: int = 4, devices: int = 1) -> dict[st
         "agent_version": "test",
         "devices": [fpga_device(f"0000:{0x5E + 2 * i:02x}:00.0", vfs) for i in range(devices)],
     }
+
+
+def gpu_mdev_snapshot(hostname: str, instances: int = 2) -> dict[str, Any]:
+    """One NVIDIA GPU offering `instances` vGPUs of type nvidia-35 as MDEV handles."""
+    pf = "0000:3b:00.0"
+    handles = [
+        {
+            "attach_type": "MDEV",
+            "attach_info": {**pci_info(pf), "asked_type": "nvidia-35", "vgpu_mark": f"nvidia-35_{i}"},
+        }
+        for i in range(instances)
+    ]
+    return {
+        "hostname": hostname,
+        "agent_version": "test",
+        "devices": [
+            {
+                "type": "GPU",
+                "vendor": "10de",
+                "product": "1eb8",
+                "model": "Tesla T4",
+                "pci_address": pf,
+                "driver": "nvidia",
+                "controlpath_id": {"cpid_type": "PCI", "cpid_info": pci_info(pf)},
+                "deployables": [
+                    {
+                        "name": f"{pf}-nvidia-35",
+                        "num_accelerators": instances,
+                        "resource_class": "VGPU",
+                        "traits": ["OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_NVIDIA_35"],
+                        "driver_name": "NVIDIA",
+                        "attach_handles": handles,
+                    }
+                ],
+            }
+        ],
+    }

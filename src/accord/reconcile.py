@@ -14,10 +14,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from accord.domain.arq import ARQState
+from accord.store.bind_operations import RESOLVED_KEY
 from accord.store.binding import fail_bind
 from accord.store.db import Database
 from accord.store.inventory import mark_lost_hosts
 from accord.store.models import AcceleratorRequest, utcnow
+from accord.store.operations import Completion, expire_leases
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def expire_stuck_binds(db: Database, timeout: timedelta) -> list[AcceleratorRequ
                     AcceleratorRequest.state == ARQState.BIND_STARTED.value,
                     AcceleratorRequest.bind_started_at < cutoff,
                 )
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=AcceleratorRequest)
             ).unique()
         )
         for arq in stuck:
@@ -46,12 +48,18 @@ def reconcile_once(
     lost_after: timedelta,
     bind_timeout: timedelta,
     notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
+    completions: dict[str, Completion] | None = None,
 ) -> None:
     with db.write() as session:
         lost = mark_lost_hosts(session, lost_after)
     if lost:
         log.warning("hosts lost (no report for %s): %s", lost_after, ", ".join(lost))
-    failed = expire_stuck_binds(db, bind_timeout)
+    with db.write() as session:
+        expired = expire_leases(session, completions or {})
+        resolved = list(session.info.pop(RESOLVED_KEY, []))
+    if expired:
+        log.warning("operations whose agent went quiet: %s", ", ".join(o.uuid for o in expired))
+    failed = resolved + expire_stuck_binds(db, bind_timeout)
     if failed and notify is not None:
         notify(failed)
 
@@ -64,7 +72,9 @@ class Reconciler:
         lost_after: timedelta,
         bind_timeout: timedelta,
         notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
+        completions: dict[str, Completion] | None = None,
     ) -> None:
+        self.completions = completions
         self.db = db
         self.interval_s = interval_s
         self.lost_after = lost_after
@@ -85,6 +95,6 @@ class Reconciler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                reconcile_once(self.db, self.lost_after, self.bind_timeout, self.notify)
+                reconcile_once(self.db, self.lost_after, self.bind_timeout, self.notify, self.completions)
             except Exception:  # a failed pass is retried on the next tick
                 log.exception("reconcile pass failed")

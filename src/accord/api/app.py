@@ -24,6 +24,7 @@ from accord.api.routes import (
     device_profiles,
     devices,
     hosts,
+    operations,
     versions,
 )
 from accord.api.schemas import install_openapi
@@ -71,6 +72,10 @@ ROUTES: list[Route] = [
     Route("GET", "/v2/hosts/{hostname}", hosts.show),
     Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory),
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat),
+    Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim),
+    Route("POST", "/v2/hosts/{hostname}/operations/{operation_uuid}", operations.finish),
+    Route("GET", "/v2/operations", operations.list_),
+    Route("GET", "/v2/operations/{operation_uuid}", operations.show),
 ]
 
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 timedelta(seconds=settings.host_lost_after_s),
                 timedelta(seconds=settings.bind_timeout_s),
                 state.notify_resolved,
+                state.completions,
             )
             reconciler.start()
         yield

@@ -78,6 +78,7 @@ RULES: dict[str, Check] = {
     "attribute:create": admin,
     "attribute:delete": admin,
     "host:get": admin,
+    "operation:get": admin,
     "host:report": any_of(agent, admin),
 }
 

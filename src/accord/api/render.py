@@ -14,6 +14,7 @@ from accord.store.models import (
     Device,
     DeviceProfile,
     Host,
+    Operation,
 )
 
 
@@ -124,4 +125,24 @@ def host(base: str, row: Host, device_count: int) -> dict[str, Any]:
         "device_count": device_count,
         **_stamps(row),
         "links": self_link(base, "hosts", row.name),
+    }
+
+
+def operation(base: str, row: Operation, device_uuid: str | None) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "kind": row.kind,
+        "hostname": row.hostname,
+        "device_uuid": device_uuid,
+        "state": row.state,
+        "params": row.params,
+        "attempts": row.attempts,
+        "max_attempts": row.max_attempts,
+        "lease_expires_at": timestamp(row.lease_expires_at),
+        "started_at": timestamp(row.started_at),
+        "finished_at": timestamp(row.finished_at),
+        "error": row.error,
+        "result": row.result,
+        **_stamps(row),
+        "links": self_link(base, "operations", row.uuid),
     }

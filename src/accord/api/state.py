@@ -14,9 +14,11 @@ from accord.config import Settings
 from accord.domain.arq import NOVA_STATUS, ARQState
 from accord.domain.context import RequestContext
 from accord.nova import BindEvent, NovaNotifier
+from accord.store.bind_operations import complete_bind_operation, mdev_preparer
 from accord.store.binding import HandlePreparer, HostChooser
 from accord.store.db import Database
 from accord.store.models import AcceleratorRequest
+from accord.store.operations import Completion
 
 
 @dataclass
@@ -25,8 +27,12 @@ class AppState:
     db: Database
     authenticator: Authenticator
     nova: NovaNotifier | None = None
-    preparers: list[HandlePreparer] = field(default_factory=list)
+    preparers: list[HandlePreparer] = field(default_factory=lambda: [mdev_preparer])
     chooser: HostChooser | None = None
+    # What happens when an operation of each kind ends (bind completion, firmware, ...).
+    completions: dict[str, Completion] = field(
+        default_factory=lambda: {"create_mdev": complete_bind_operation, "program": complete_bind_operation}
+    )
 
     def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:
         if self.nova is None:

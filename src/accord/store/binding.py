@@ -22,7 +22,9 @@ from accord.domain.arq import ARQState, BindRequest, check_transition
 from accord.domain.context import RequestContext
 from accord.domain.errors import BadState, Conflict, InvalidInput
 from accord.store.arqs import get_arqs_for_update
+from accord.store.mdev import mdev_may_exist, queue_mdev_removal
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Device, Host, utcnow
+from accord.store.operations import cancel_pending_for_arq
 
 MAX_CLAIM_TRIES = 8
 
@@ -77,6 +79,10 @@ def claim_free_handle(
 
 
 def release_handle(session: Session, arq: AcceleratorRequest) -> None:
+    held = session.scalars(select(AttachHandle).where(AttachHandle.arq_id == arq.id)).all()
+    for handle in held:
+        if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
+            queue_mdev_removal(session, handle, arq.hostname)
     session.execute(
         update(AttachHandle)
         .where(AttachHandle.arq_id == arq.id)
@@ -89,6 +95,7 @@ def release_handle(session: Session, arq: AcceleratorRequest) -> None:
     )
     for handle in lost:
         session.delete(handle)
+    arq.attach_handle = None
     arq.attach_handle_id = None
     arq.deployable_id = None
 
@@ -230,6 +237,7 @@ def _claim_all(
 def fail_bind(session: Session, arq: AcceleratorRequest, reason: str) -> None:
     """BindStarted/Bound → BindFailed, releasing the handle (used by timeouts and operations)."""
     check_transition(arq.state, ARQState.BIND_FAILED)
+    cancel_pending_for_arq(session, arq.id, reason)
     release_handle(session, arq)
     arq.state = ARQState.BIND_FAILED.value
     arq.failure_reason = reason
@@ -240,6 +248,7 @@ def unbind_arqs(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:
         if arq.state == ARQState.UNBOUND.value:
             continue  # unbinding twice is harmless, as in Cyborg
         check_transition(arq.state, ARQState.UNBOUND)
+        cancel_pending_for_arq(session, arq.id, "the accelerator request was unbound")
         release_handle(session, arq)
         arq.state = ARQState.UNBOUND.value
         arq.hostname = None

@@ -1,0 +1,88 @@
+"""The agent's side of the wire: report snapshots and heartbeats, with bounded retries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from accord.schemas.inventory import Heartbeat, InventorySnapshot
+
+log = logging.getLogger(__name__)
+
+
+class ServerUnreachable(Exception):
+    """The server could not be reached (or kept failing) after every retry."""
+
+
+class ServerRefused(Exception):
+    """The server answered with a client error: retrying would not help."""
+
+
+class Reporter:
+    def __init__(
+        self,
+        server_url: str,
+        hostname: str,
+        token: str | None = None,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.base = server_url.rstrip("/")
+        self.hostname = hostname
+        self.retries = max(1, retries)
+        self.backoff_s = backoff_s
+        headers = (
+            {"Authorization": f"Bearer {token}"}
+            if token
+            else {
+                # A noauth server trusts these; the host header scopes the agent to its host.
+                "X-User-Id": f"agent-{hostname}",
+                "X-Roles": "agent",
+                "X-Accord-Host": hostname,
+            }
+        )
+        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        last: str = ""
+        for attempt in range(1, self.retries + 1):
+            try:
+                response = self.client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return response.json()
+                message = _error_message(response)
+                if response.status_code < 500:
+                    raise ServerRefused(f"{response.status_code} from {self.base}{path}: {message}")
+                last = f"{response.status_code}: {message}"
+            log.warning("server %s not answering (attempt %d/%d): %s", self.base, attempt, self.retries, last)
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise ServerUnreachable(f"cannot reach Accord at {self.base} after {self.retries} attempts ({last})")
+
+    def report(self, snapshot: InventorySnapshot) -> dict[str, Any]:
+        result: dict[str, Any] = self._post(
+            f"/v2/hosts/{self.hostname}/inventory", snapshot.model_dump(mode="json")
+        )
+        return result
+
+    def heartbeat(self, agent_version: str) -> dict[str, Any]:
+        beat = Heartbeat(hostname=self.hostname, agent_version=agent_version)
+        result: dict[str, Any] = self._post(f"/v2/hosts/{self.hostname}/heartbeat", beat.model_dump())
+        return result
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error_message", response.text))
+    except ValueError:
+        return response.text[:200]

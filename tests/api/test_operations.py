@@ -1,0 +1,117 @@
+"""Operations as transcripts: an mdev bind waits for the agent, which claims, then finishes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import ADMIN, MEMBER, NOVA, Api
+from tests.scenarios import gpu_mdev_snapshot
+
+VM = "3f0c8b8e-8f1a-4c43-a3a4-6b1f9a5f0c11"
+AGENT = {"X-User-Id": "agent-g", "X-Roles": "agent", "X-Accord-Host": "gpu-1"}
+
+
+@pytest.fixture
+def vgpu_arq(api: Api) -> dict[str, Any]:
+    assert api.post("/v2/hosts/gpu-1/inventory", json=gpu_mdev_snapshot("gpu-1")).status_code == 200
+    rp = api.get("/v2/deployables").json()["deployables"][0]["rp_uuid"]
+    api.post("/v2/device_profiles", json=[{"name": "vgpu", "groups": [{"resources:VGPU": "1"}]}])
+    arq = (
+        api.as_(MEMBER)
+        .post("/v2/accelerator_requests", json={"device_profile_name": "vgpu"})
+        .json()["arqs"][0]
+    )
+    body = {
+        arq["uuid"]: [
+            {"op": "add", "path": "/hostname", "value": "gpu-1"},
+            {"op": "add", "path": "/device_rp_uuid", "value": rp},
+            {"op": "add", "path": "/instance_uuid", "value": VM},
+        ]
+    }
+    assert api.as_(NOVA).patch("/v2/accelerator_requests", json=body).status_code == 202
+    return dict(arq)
+
+
+def test_mdev_bind_waits_for_the_agent_then_binds(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    arq_path = f"/v2/accelerator_requests/{vgpu_arq['uuid']}"
+    assert api.get(arq_path).json()["state"] == "BindStarted"
+    r = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim")
+    assert r.status_code == 200
+    [op] = r.json()["operations"]
+    assert op["kind"] == "create_mdev"
+    assert op["state"] == "running"
+    assert op["attempts"] == 1
+    assert op["params"]["pci_address"] == "0000:3b:00.0"
+    assert op["params"]["mdev_type"] == "nvidia-35"
+    # Nothing more to claim while it runs.
+    assert api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json() == {"operations": []}
+    r = api.as_(AGENT).post(
+        f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True, "result": {"created": True}}
+    )
+    assert r.status_code == 200
+    assert r.json()["state"] == "succeeded"
+    bound = api.get(arq_path).json()
+    assert bound["state"] == "Bound"
+    assert bound["attach_handle_type"] == "MDEV"
+    assert bound["attach_handle_uuid"] == op["params"]["mdev_uuid"]
+    assert bound["attach_handle_info"]["asked_type"] == "nvidia-35"
+
+
+def test_failed_mdev_creation_fails_the_bind_and_frees_the_handle(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    r = api.as_(AGENT).post(
+        f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": False, "error": "write failed: EBUSY"}
+    )
+    assert r.status_code == 200
+    arq = api.get(f"/v2/accelerator_requests/{vgpu_arq['uuid']}").json()
+    assert arq["state"] == "BindFailed"
+    listed = api.get("/v2/operations?state=failed").json()["operations"]
+    assert [o["error"] for o in listed] == ["write failed: EBUSY"]
+
+
+def test_unbind_queues_mdev_removal(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    api.as_(AGENT).post(f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True})
+    unbind = {vgpu_arq["uuid"]: [{"op": "remove", "path": "/instance_uuid"}]}
+    assert api.as_(NOVA).patch("/v2/accelerator_requests", json=unbind).status_code == 202
+    [removal] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    assert removal["kind"] == "remove_mdev"
+    assert removal["params"]["mdev_uuid"] == op["params"]["mdev_uuid"]
+
+
+def test_unbind_before_the_agent_runs_cancels_the_work(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    unbind = {vgpu_arq["uuid"]: [{"op": "remove", "path": "/instance_uuid"}]}
+    api.as_(NOVA).patch("/v2/accelerator_requests", json=unbind)
+    claimed = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    assert [o["kind"] for o in claimed] == []  # the create was cancelled; no mdev exists to remove
+    states = {o["kind"]: o["state"] for o in api.get("/v2/operations").json()["operations"]}
+    assert states["create_mdev"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"succeeded": False}, 400), ({"succeeded": "yes"}, 400), ({"succeeded": True, "x": 1}, 400), ([], 400)],
+)
+def test_bad_results_change_nothing(api: Api, vgpu_arq: dict[str, Any], body: Any, status: int) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    r = api.as_(AGENT).post(f"/v2/hosts/gpu-1/operations/{op['uuid']}", json=body)
+    assert r.status_code == status
+    assert api.get(f"/v2/operations/{op['uuid']}").json()["state"] == "running"
+
+
+def test_other_hosts_agent_cannot_claim_or_finish(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    other = {**AGENT, "X-Accord-Host": "gpu-2"}
+    assert api.as_(other).post("/v2/hosts/gpu-1/operations/claim").status_code == 403
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    assert (
+        api.as_(other).post(f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True}).status_code
+        == 403
+    )
+    assert (
+        api.as_(other).post(f"/v2/hosts/gpu-2/operations/{op['uuid']}", json={"succeeded": True}).status_code
+        == 404
+    )
+    assert api.as_(ADMIN).get("/v2/operations").status_code == 200
+    assert api.as_(MEMBER).get("/v2/operations").status_code == 403
