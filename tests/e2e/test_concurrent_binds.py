@@ -1,11 +1,12 @@
 """Concurrent binds against real servers: never one handle twice, Bound == handles taken.
 
-Clients are threads and separate processes; on PostgreSQL two server processes share the
+Clients are threads and separate (spawned, so no lock is inherited mid-use) processes; on PostgreSQL two server processes share the
 database, as replicas behind a load balancer would.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -76,7 +77,10 @@ def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: s
     ) as server:
         rp, arqs = _setup(server.url)
         half = REQUESTS // 2
-        with ThreadPoolExecutor(12) as threads, ProcessPoolExecutor(2) as processes:
+        with (
+            ThreadPoolExecutor(12) as threads,
+            ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as processes,
+        ):
             thread_results = [threads.submit(bind_one, server.url, a, rp) for a in arqs[:half]]
             process_results = [processes.submit(bind_one, server.url, a, rp) for a in arqs[half:]]
             statuses = [f.result() for f in thread_results + process_results]
