@@ -25,6 +25,7 @@ from accord.api.routes import (
     devices,
     hosts,
     operations,
+    quotas,
     versions,
 )
 from accord.api.schemas import install_openapi
@@ -74,6 +75,9 @@ ROUTES: list[Route] = [
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim),
     Route("POST", "/v2/hosts/{hostname}/operations/{operation_uuid}", operations.finish),
+    Route("GET", "/v2/quotas", quotas.list_),
+    Route("PUT", "/v2/quotas/{project_id}/{resource_class}", quotas.put),
+    Route("DELETE", "/v2/quotas/{project_id}/{resource_class}", quotas.delete, 204),
     Route("GET", "/v2/operations", operations.list_),
     Route("GET", "/v2/operations/{operation_uuid}", operations.show),
 ]

@@ -79,6 +79,8 @@ RULES: dict[str, Check] = {
     "attribute:delete": admin,
     "host:get": admin,
     "operation:get": admin,
+    "quota:get": project_reader_or_admin,
+    "quota:set": admin,
     "host:report": any_of(agent, admin),
 }
 

@@ -49,7 +49,12 @@ class AttributeCreate(BaseModel):
     value: str
 
 
+class QuotaLimit(BaseModel):
+    limit: int = Field(ge=0, le=1_000_000)
+
+
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("PUT", "/v2/quotas/{project_id}/{resource_class}"): QuotaLimit,
     ("POST", "/v2/device_profiles"): DeviceProfileCreate,
     ("POST", "/v2/accelerator_requests"): ARQCreate,
     ("PATCH", "/v2/accelerator_requests"): ARQPatch,

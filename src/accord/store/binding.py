@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from accord.domain.arq import ARQState, BindRequest, check_transition
 from accord.domain.context import RequestContext
 from accord.domain.errors import BadState, Conflict, InvalidInput
+from accord.store import quotas
 from accord.store.arqs import get_arqs_for_update
 from accord.store.mdev import mdev_may_exist, queue_mdev_removal
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Device, Host, utcnow
@@ -177,6 +178,16 @@ def bind_arqs(
         targets.update({r.arq_uuid: d for r, d in zip(hostless, chosen, strict=True)})
     for deployable in targets.values():
         check_bindable(session, deployable)
+    quotas.enforce(
+        session,
+        [
+            (
+                r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
+                targets[r.arq_uuid].resource_class,
+            )
+            for r in requests
+        ],
+    )
 
     now = utcnow()
     for request in requests:

@@ -239,3 +239,14 @@ class AuditEvent(Base):
     image_sha256: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))  # success | failure | refused
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Quota(Timestamped, Base):
+    """Per-project limit on accelerators of one resource class, enforced at bind."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("project_id", "resource_class"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    resource_class: Mapped[str] = mapped_column(String(255))
+    limit: Mapped[int] = mapped_column(Integer)
