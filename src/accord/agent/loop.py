@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from accord import __version__
-from accord.agent.reporter import Reporter
+from accord.agent.executor import Outcome
+from accord.agent.reporter import Reporter, claim_and_finish
 from accord.schemas.inventory import DeviceReport, InventorySnapshot
 
 log = logging.getLogger(__name__)
@@ -35,7 +38,11 @@ class Agent:
         reporter: Reporter,
         interval_s: float = 60.0,
         heartbeat_s: float = 15.0,
+        execute: Callable[[dict[str, Any]], Outcome] | None = None,
+        poll_s: float = 2.0,
     ) -> None:
+        self.poll_s = poll_s
+        self.execute = execute
         self.hostname = hostname
         self.discover = discover
         self.reporter = reporter
@@ -63,27 +70,41 @@ class Agent:
         )
         return PassResult(len(snapshot.devices), skipped, summary)
 
+    def run_operations(self) -> int:
+        """Claim and run this host's queued operations; report the inventory they changed."""
+        if self.execute is None:
+            return 0
+        ran = claim_and_finish(self.reporter, self.execute)
+        if ran:
+            self.run_once()
+        return ran
+
     def run_forever(self) -> None:
-        """Report every interval, heartbeat in between; a failed pass is retried next tick."""
-        next_report = 0.0
-        elapsed = 0.0
+        """Report every interval, heartbeat in between, poll for operations often; a failed
+        pass is logged and retried on the next tick."""
+        last_report = last_beat = float("-inf")
         while not self.stopping.is_set():
+            now = time.monotonic()
             try:
-                if elapsed >= next_report:
+                if now - last_report >= self.interval_s:
                     self.run_once()
-                    next_report = elapsed + self.interval_s
-                else:
-                    beat = self.reporter.heartbeat(__version__)
-                    token = beat.get("rescan_token")
-                    if self._rescan_token is not None and token != self._rescan_token:
-                        next_report = elapsed  # the server asked for a rescan now
-                    self._rescan_token = token if isinstance(token, int) else None
+                    last_report = last_beat = now
+                elif now - last_beat >= self.heartbeat_s:
+                    last_beat = now
+                    if self._rescan_requested(self.reporter.heartbeat(__version__)):
+                        self.run_once()
+                        last_report = now
+                if self.run_operations():
+                    last_report = time.monotonic()
             except Exception:
-                log.exception("agent pass failed; retrying in %.0f s", self.heartbeat_s)
-            wait = min(self.heartbeat_s, max(0.0, next_report - elapsed)) or self.heartbeat_s
-            if self.stopping.wait(wait):
-                break
-            elapsed += wait
+                log.exception("agent pass failed; retrying")
+            self.stopping.wait(self.poll_s)
+
+    def _rescan_requested(self, beat: dict[str, Any]) -> bool:
+        token = beat.get("rescan_token")
+        changed = self._rescan_token is not None and token != self._rescan_token
+        self._rescan_token = token if isinstance(token, int) else None
+        return changed
 
     def stop(self) -> None:
         self.stopping.set()

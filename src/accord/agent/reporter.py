@@ -75,6 +75,17 @@ class Reporter:
         )
         return result
 
+    def claim(self) -> list[dict[str, Any]]:
+        result = self._post(f"/v2/hosts/{self.hostname}/operations/claim", {})
+        operations: list[dict[str, Any]] = result.get("operations", [])
+        return operations
+
+    def finish(self, operation_uuid: str, succeeded: bool, result: dict[str, Any], error: str | None) -> None:
+        self._post(
+            f"/v2/hosts/{self.hostname}/operations/{operation_uuid}",
+            {"succeeded": succeeded, "result": result, "error": error},
+        )
+
     def heartbeat(self, agent_version: str) -> dict[str, Any]:
         beat = Heartbeat(hostname=self.hostname, agent_version=agent_version)
         result: dict[str, Any] = self._post(f"/v2/hosts/{self.hostname}/heartbeat", beat.model_dump())
@@ -86,3 +97,12 @@ def _error_message(response: httpx.Response) -> str:
         return str(response.json().get("error_message", response.text))
     except ValueError:
         return response.text[:200]
+
+
+def claim_and_finish(reporter: Reporter, execute: Any) -> int:
+    """Claim this host's pending operations, run each, report each result. Returns how many ran."""
+    claimed = reporter.claim()
+    for operation in claimed:
+        outcome = execute(operation)
+        reporter.finish(operation["uuid"], outcome.succeeded, outcome.result, outcome.error)
+    return len(claimed)
