@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from accord import __version__
 from accord.api.auth import make_authenticator
 from accord.api.errors import install_error_handlers
+from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
 from accord.api.routes import (
     accelerator_requests,
@@ -132,7 +133,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             summary=route.summary or None,
             name=f"{route.method} {route.path}",
         )
+    metrics = Metrics(state.db)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,0 +1,87 @@
+"""`/metrics` in Prometheus text: request counts and latencies, plus store gauges read at scrape.
+
+A registry per app (not the global one), so several apps in one process (tests) stay apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from accord.api.middleware import ASGIApp, Message, Receive, Scope, Send
+from accord.store.db import Database
+from accord.store.models import AcceleratorRequest, Device, Host, Operation
+
+
+class StoreCollector(Collector):
+    """Counts by state straight from the database, so every replica reports the same truth."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        queries: list[tuple[str, str, Any, Any]] = [
+            ("accord_arqs", "Accelerator requests by state", AcceleratorRequest.state, AcceleratorRequest),
+            ("accord_devices", "Devices by status", Device.status, Device),
+            ("accord_hosts", "Hosts by state", Host.state, Host),
+            ("accord_operations", "Operations by state", Operation.state, Operation),
+        ]
+        with self.db.read() as session:
+            for name, doc, column, table in queries:
+                family = GaugeMetricFamily(name, doc, labels=["state"])
+                for state, count in session.execute(
+                    select(column, func.count()).select_from(table).group_by(column)
+                ):
+                    family.add_metric([str(state)], float(count))
+                yield family
+
+
+class Metrics:
+    def __init__(self, db: Database) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "accord_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "accord_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.registry.register(StoreCollector(db))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
