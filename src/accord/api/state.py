@@ -19,6 +19,7 @@ from accord.store.binding import HandlePreparer, HostChooser
 from accord.store.db import Database
 from accord.store.models import AcceleratorRequest
 from accord.store.operations import Completion
+from accord.store.programming import complete_program, program_preparer
 
 
 @dataclass
@@ -27,11 +28,11 @@ class AppState:
     db: Database
     authenticator: Authenticator
     nova: NovaNotifier | None = None
-    preparers: list[HandlePreparer] = field(default_factory=lambda: [mdev_preparer])
+    preparers: list[HandlePreparer] = field(default_factory=lambda: [program_preparer, mdev_preparer])
     chooser: HostChooser | None = None
     # What happens when an operation of each kind ends (bind completion, firmware, ...).
     completions: dict[str, Completion] = field(
-        default_factory=lambda: {"create_mdev": complete_bind_operation, "program": complete_bind_operation}
+        default_factory=lambda: {"create_mdev": complete_bind_operation, "program": complete_program}
     )
 
     def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:

@@ -34,7 +34,7 @@ def mdev_preparer(
         deployable_id=deployable.id,
         arq_id=arq.id,
     )
-    arq.substate = "waiting for the agent to create the mediated device"
+    arq.substate = "creating_mdev"
     return True
 
 

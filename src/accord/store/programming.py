@@ -1,0 +1,139 @@
+"""Programming on the user's behalf: a profile group names a function (`accel:function_id`) or
+an approved image (`accord:bitstream_id`), and the bind makes the region hold it.
+
+Everything that can be refused is refused here, before any device is touched: no approved
+image, an image for another PR interface, a region already serving another function to
+someone else. When the region already holds the function, no operation is queued at all.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.domain.device_profile import looks_like_uuid, parse_group
+from accord.domain.errors import Conflict, InvalidInput
+from accord.store.bind_operations import complete_bind_operation
+from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Image, Operation
+from accord.store.operations import SUCCEEDED, queue_operation
+
+FUNCTION_TRAIT_PREFIX = "CUSTOM_FPGA_FUNCTION_ID_"
+
+
+def function_trait(function_id: str) -> str:
+    """A valid trait name for a loaded function (Cyborg's own has '-' in it, which Placement refuses)."""
+    return FUNCTION_TRAIT_PREFIX + "".join(c for c in function_id.upper() if c.isalnum())
+
+
+def choose_image(session: Session, function_id: str | None, bitstream_id: str | None) -> Image:
+    query = select(Image).where(Image.kind == "bitstream")
+    if bitstream_id is not None:
+        if not looks_like_uuid(bitstream_id):
+            raise InvalidInput(f"accel:bitstream_id {bitstream_id!r} is not an image uuid.")
+        image = session.scalar(query.where(Image.uuid == bitstream_id.lower()))
+        wanted = f"image {bitstream_id}"
+    else:
+        # Prefer an approved image; otherwise name the unapproved one so the operator knows why.
+        candidates = query.where(Image.function_id == function_id)
+        image = session.scalar(
+            candidates.where(Image.state == "approved").order_by(Image.id.desc())
+        ) or session.scalar(candidates.order_by(Image.id.desc()))
+        wanted = f"image for function {function_id}"
+    if image is None:
+        raise Conflict(f"Accord has no approved {wanted}; an admin must upload and approve one.")
+    if image.state != "approved":
+        raise Conflict(f"Image {image.uuid} is {image.state}, not approved; it cannot be programmed.")
+    if function_id is not None and image.function_id != function_id:
+        raise InvalidInput(f"Image {image.uuid} provides function {image.function_id}, not {function_id}.")
+    return image
+
+
+def _check_region(session: Session, arq: AcceleratorRequest, deployable: Deployable, image: Image) -> None:
+    wanted_interface = (image.parsed or {}).get("interface_id")
+    if wanted_interface and deployable.interface_id and wanted_interface != deployable.interface_id:
+        raise Conflict(
+            f"Image {image.uuid} is built for PR interface {wanted_interface}; region {deployable.name} "
+            f"has {deployable.interface_id}."
+        )
+    others = session.scalar(
+        select(AttachHandle.id)
+        .where(
+            AttachHandle.deployable_id == deployable.id,
+            AttachHandle.in_use.is_(True),
+            AttachHandle.arq_id != arq.id,
+        )
+        .limit(1)
+    )
+    if others is not None:
+        raise Conflict(
+            f"Region {deployable.name} is in use with function {deployable.function_id or 'unknown'}; "
+            f"it cannot be reprogrammed to {image.function_id} under another user."
+        )
+
+
+def program_preparer(
+    session: Session, arq: AcceleratorRequest, deployable: Deployable, handle: AttachHandle
+) -> bool:
+    group = parse_group(arq.device_profile_group_id, arq.device_profile_group)
+    if group.function_id is None and group.bitstream_id is None:
+        return False
+    image = choose_image(session, group.function_id, group.bitstream_id)
+    if deployable.function_id is not None and deployable.function_id == image.function_id:
+        return False  # already holding the function: binding skips programming
+    _check_region(session, arq, deployable, image)
+    queue_operation(
+        session,
+        "program",
+        deployable.device.hostname,
+        {
+            "pci_address": deployable.device.pci_address,
+            "region": deployable.name,
+            "image_uuid": image.uuid,
+            "sha256": image.sha256 or "",
+            "function_id": image.function_id or "",
+            "interface_id": (image.parsed or {}).get("interface_id") or "",
+            "signature": image.signature or "",
+        },
+        device_id=deployable.device_id,
+        deployable_id=deployable.id,
+        arq_id=arq.id,
+        image_id=image.id,
+    )
+    arq.substate = "programming"
+    return True
+
+
+def apply_program_result(session: Session, operation: Operation) -> None:
+    """Only a verified read-back counts: the loaded function must be the image's."""
+    if operation.state != SUCCEEDED or operation.deployable_id is None:
+        return
+    expected = operation.params.get("function_id") or None
+    loaded = (operation.result or {}).get("function_id")
+    if expected is not None and loaded != expected:
+        operation.state = "failed"
+        operation.error = f"read back function {loaded!r} after programming, expected {expected!r}"
+        return
+    deployable = session.get(Deployable, operation.deployable_id)
+    if deployable is None:
+        return
+    deployable.function_id = loaded
+    deployable.bitstream_id = operation.params.get("image_uuid")
+    traits = [
+        a
+        for a in session.scalars(select(Attribute).where(Attribute.deployable_id == deployable.id))
+        if a.key.startswith("trait")
+    ]
+    kept = [a.value for a in traits if not a.value.startswith(FUNCTION_TRAIT_PREFIX)]
+    if loaded:
+        kept.append(function_trait(loaded))
+    for attribute in traits:
+        session.delete(attribute)
+    session.flush()
+    session.add_all(
+        Attribute(deployable_id=deployable.id, key=f"trait{i}", value=v) for i, v in enumerate(kept)
+    )
+
+
+def complete_program(session: Session, operation: Operation) -> None:
+    apply_program_result(session, operation)
+    complete_bind_operation(session, operation)
