@@ -23,6 +23,8 @@ app.add_typer(resources.device_app, name="device")
 app.add_typer(resources.deployable_app, name="deployable")
 app.add_typer(resources.attribute_app, name="attribute")
 app.add_typer(resources.host_app, name="host")
+app.add_typer(resources.operation_app, name="operation")
+app.add_typer(resources.quota_app, name="quota")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file with an [accord] table")]
 

@@ -225,3 +225,48 @@ def host_show(ctx: typer.Context, name: str) -> None:
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2)
+
+
+operation_app = typer.Typer(
+    help="Operations the agents carry out (program, mdev, firmware).", no_args_is_help=True
+)
+quota_app = typer.Typer(help="Per-project quotas by resource class.", no_args_is_help=True)
+OPERATION_COLUMNS = ("uuid", "kind", "hostname", "state", "attempts", "error")
+QUOTA_COLUMNS = ("project_id", "resource_class", "limit", "in_use")
+
+
+@operation_app.command("list")
+def operation_list(
+    ctx: typer.Context,
+    hostname: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    params = {k: v for k, v in {"hostname": hostname, "state": state}.items() if v}
+    c = client(ctx)
+    c.show(c.call("GET", "/v2/operations", params=params)["operations"], OPERATION_COLUMNS)
+
+
+@operation_app.command("show")
+def operation_show(ctx: typer.Context, operation_uuid: str) -> None:
+    c = client(ctx)
+    c.show_record(c.call("GET", f"/v2/operations/{operation_uuid}"))
+
+
+@quota_app.command("list")
+def quota_list(ctx: typer.Context, project: Annotated[str | None, typer.Option()] = None) -> None:
+    c = client(ctx)
+    c.show(
+        c.call("GET", "/v2/quotas", params={"project_id": project} if project else None)["quotas"],
+        QUOTA_COLUMNS,
+    )
+
+
+@quota_app.command("set")
+def quota_set(ctx: typer.Context, project: str, resource_class: str, limit: int) -> None:
+    c = client(ctx)
+    c.show_record(c.call("PUT", f"/v2/quotas/{project}/{resource_class}", json={"limit": limit}))
+
+
+@quota_app.command("delete")
+def quota_delete(ctx: typer.Context, project: str, resource_class: str) -> None:
+    client(ctx).call("DELETE", f"/v2/quotas/{project}/{resource_class}")
