@@ -85,7 +85,7 @@ def test_arq_bind_unbind_and_devices(server: LiveServer) -> None:
     [host] = as_json(server.url, "host", "list")
     assert (host["name"], host["device_count"]) == ("host-a", 1)
     attributes = as_json(server.url, "attribute", "list", "--deployable", dep["uuid"])
-    assert [a["key"] for a in attributes] == ["rc"]
+    assert [a["key"] for a in attributes] == ["rc", "trait0", "trait1"]
     assert as_json(server.url, "quota", "set", "p1", "FPGA", "2")["limit"] == 2
     assert run(server.url, "arq", "delete", arq["uuid"]).exit_code == 0
 
