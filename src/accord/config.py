@@ -40,6 +40,7 @@ class Settings:
     bind_timeout_s: float = 300.0
     nova_event_retries: int = 3
     nova_token: str = ""  # X-Auth-Token sent to Nova, if it needs one
+    program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202
     reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
 
     @property

@@ -148,3 +148,29 @@ def test_report_of_loaded_function_skips_programming(api: Api, db: Database, fpg
     _, arq = bind(api, fpga["rp"])
     assert api.get(f"/v2/accelerator_requests/{arq}").json()["state"] == "Bound"
     assert api.get("/v2/operations").json() == {"operations": []}
+
+
+def test_admin_program_answers_202_then_the_operation_updates_the_region(
+    api: Api, db: Database, fpga: dict[str, Any], data_dir: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from accord.api.app import create_app
+    from accord.config import load_settings
+    from tests.api.conftest import ADMIN
+
+    image = add_image(db, FUNCTION)
+    settings = load_settings(env={}, data_dir=data_dir, reconcile_interval_s=0, program_wait_s=0)
+    with TestClient(create_app(settings, db=db)) as quick:
+        dep = api.get("/v2/deployables").json()["deployables"][0]
+        body = [{"op": "replace", "path": "/program", "value": [{"image_uuid": image}]}]
+        r = quick.patch(f"/v2/deployables/{dep['uuid']}/program", json=body, headers=ADMIN)
+        assert r.status_code == 202
+        assert r.json()["kind"] == "program"
+        bad = quick.patch(f"/v2/deployables/{dep['uuid']}/program", json=[{"op": "add"}], headers=ADMIN)
+        assert bad.status_code == 400
+        member = quick.patch(f"/v2/deployables/{dep['uuid']}/program", json=body, headers=MEMBER)
+        assert member.status_code == 403
+    [op] = api.as_(AGENT).post("/v2/hosts/host-a/operations/claim").json()["operations"]
+    finish(api, op, function_id=FUNCTION)
+    assert api.get(f"/v2/deployables/{dep['uuid']}").json()["bitstream_id"] == image

@@ -70,6 +70,7 @@ RULES: dict[str, Check] = {
     "device:get_one": project_manager_or_admin,
     "device:disable": admin,
     "device:enable": admin,
+    "device:firmware": admin,
     "deployable:get_all": project_manager_or_admin,
     "deployable:get_one": project_manager_or_admin,
     "deployable:program": admin,

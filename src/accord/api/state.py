@@ -17,6 +17,7 @@ from accord.nova import BindEvent, NovaNotifier
 from accord.store.bind_operations import complete_bind_operation, mdev_preparer
 from accord.store.binding import HandlePreparer, HostChooser
 from accord.store.db import Database
+from accord.store.firmware import complete_flash
 from accord.store.models import AcceleratorRequest
 from accord.store.operations import Completion
 from accord.store.programming import complete_program, program_preparer
@@ -32,7 +33,11 @@ class AppState:
     chooser: HostChooser | None = None
     # What happens when an operation of each kind ends (bind completion, firmware, ...).
     completions: dict[str, Completion] = field(
-        default_factory=lambda: {"create_mdev": complete_bind_operation, "program": complete_program}
+        default_factory=lambda: {
+            "create_mdev": complete_bind_operation,
+            "program": complete_program,
+            "firmware": complete_flash,
+        }
     )
 
     def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:

@@ -121,6 +121,8 @@ def check_bindable(session: Session, deployable: Deployable) -> None:
     device = deployable.device
     if device.status != "enabled":
         raise Conflict(f"Device {device.uuid} is disabled (maintaining); it cannot be bound.")
+    if device.quarantine_reason:
+        raise Conflict(f"Device {device.uuid} is quarantined: {device.quarantine_reason}")
     if device.health == "unusable" or device.lost:
         raise Conflict(f"Device {device.uuid} cannot be used: {'; '.join(device.health_reasons) or 'lost'}.")
     host = session.scalar(select(Host).where(Host.name == device.hostname))

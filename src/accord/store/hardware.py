@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid
-from accord.domain.errors import InvalidInput, NotFound
+from accord.domain.errors import Conflict, InvalidInput, NotFound
 from accord.store.models import Attribute, Deployable, Device
 
 DEVICE_STATUSES = ("enabled", "maintaining")
@@ -39,6 +39,10 @@ def get_device(session: Session, device_uuid: str) -> Device:
 
 def set_device_status(session: Session, device_uuid: str, status: str) -> Device:
     device = get_device(session, device_uuid)
+    if status == "enabled" and device.quarantine_reason:
+        raise Conflict(
+            f"Device {device.uuid} is quarantined ({device.quarantine_reason}); flash working firmware first."
+        )
     device.status = status
     return device
 

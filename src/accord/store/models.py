@@ -83,6 +83,8 @@ class Device(Timestamped, Base):
     health_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Set when the device disappeared from its host while a handle was in use.
     lost: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by the server (never by agent reports) when a firmware flash failed with no way back.
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
     deployables: Mapped[list[Deployable]] = relationship(
         back_populates="device", cascade="all, delete-orphan", passive_deletes=True
     )

@@ -48,13 +48,17 @@ def choose_image(session: Session, function_id: str | None, bitstream_id: str | 
     return image
 
 
-def _check_region(session: Session, arq: AcceleratorRequest, deployable: Deployable, image: Image) -> None:
+def check_interface(deployable: Deployable, image: Image) -> None:
     wanted_interface = (image.parsed or {}).get("interface_id")
     if wanted_interface and deployable.interface_id and wanted_interface != deployable.interface_id:
         raise Conflict(
             f"Image {image.uuid} is built for PR interface {wanted_interface}; region {deployable.name} "
             f"has {deployable.interface_id}."
         )
+
+
+def _check_region(session: Session, arq: AcceleratorRequest, deployable: Deployable, image: Image) -> None:
+    check_interface(deployable, image)
     others = session.scalar(
         select(AttachHandle.id)
         .where(

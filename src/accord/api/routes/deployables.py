@@ -17,7 +17,7 @@ from accord.store import hardware
 from accord.store.models import Attribute, Deployable
 
 
-def _render_all(session: Session, base: str, rows: list[Deployable]) -> list[dict[str, Any]]:
+def render_deployables(session: Session, base: str, rows: list[Deployable]) -> list[dict[str, Any]]:
     ids = {r.id for r in rows}
     attributes: dict[int, list[Attribute]] = defaultdict(list)
     if ids:
@@ -37,11 +37,11 @@ def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "deployable:get_all")
     with app_state(request).db.read() as session:
         rows = hardware.list_deployables(session)
-        return {"deployables": _render_all(session, base_url(request), rows)}
+        return {"deployables": render_deployables(session, base_url(request), rows)}
 
 
 def show(request: Request, deployable_uuid: str, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "deployable:get_one")
     with app_state(request).db.read() as session:
         row = hardware.get_deployable(session, deployable_uuid)
-        return _render_all(session, base_url(request), [row])[0]
+        return render_deployables(session, base_url(request), [row])[0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from accord.api import render
 from accord.api.microversions import DEVICE_STATUS, Version
@@ -12,6 +13,7 @@ from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context, microversion
 from accord.domain.context import RequestContext
 from accord.store import hardware
+from accord.store.firmware import request_flash
 
 
 def list_(
@@ -54,3 +56,31 @@ def disable(request: Request, device_uuid: str, ctx: RequestContext = Depends(co
 
 def enable(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
     return _set_status(request, device_uuid, ctx, "enabled")
+
+
+def health(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Any:
+    """Accord's own view of a device's condition (Cyborg's device shape has no room for it)."""
+    authorize(ctx, "device:get_one")
+    with app_state(request).db.read() as session:
+        row = hardware.get_device(session, device_uuid)
+        return {
+            "uuid": row.uuid,
+            "pci_address": row.pci_address,
+            "driver": row.driver,
+            "numa_node": row.numa_node,
+            "firmware_version": row.firmware_version,
+            "health": "unusable" if row.quarantine_reason else row.health,
+            "reasons": [*row.health_reasons, *([row.quarantine_reason] if row.quarantine_reason else [])],
+            "quarantine_reason": row.quarantine_reason,
+            "lost": row.lost,
+        }
+
+
+def flash_firmware(
+    request: Request, device_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
+) -> Any:
+    authorize(ctx, "device:firmware")
+    with app_state(request).db.write() as session:
+        device = hardware.get_device(session, device_uuid)
+        operation = request_flash(session, device, body, ctx.user_id)
+        return JSONResponse(render.operation(base_url(request), operation, device.uuid), status_code=202)

@@ -1,0 +1,99 @@
+"""`PATCH /v2/deployables/{uuid}/program` (admin): Cyborg's manual programming, through the same
+operation path as binds. Answers 200 with the deployable when the agent finishes in time (as
+Cyborg does), otherwise 202 with the operation to watch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import Body, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from accord.api import render
+from accord.api.policy import authorize
+from accord.api.routes.deployables import render_deployables
+from accord.api.state import app_state, base_url, context
+from accord.domain.context import RequestContext
+from accord.domain.errors import Conflict, InvalidInput
+from accord.store import hardware
+from accord.store.models import AttachHandle, Operation
+from accord.store.operations import queue_operation
+from accord.store.programming import check_interface, choose_image
+
+POLL_S = 0.1
+
+
+def _image_uuid(body: Any) -> str:
+    ok = (
+        isinstance(body, list)
+        and len(body) == 1
+        and isinstance(body[0], dict)
+        and body[0].get("op") == "replace"
+        and body[0].get("path") == "/program"
+        and isinstance(body[0].get("value"), list)
+        and len(body[0]["value"]) == 1
+        and isinstance(body[0]["value"][0], dict)
+        and isinstance(body[0]["value"][0].get("image_uuid"), str)
+    )
+    if not ok:
+        raise InvalidInput(
+            'The body must be [{"op": "replace", "path": "/program", "value": [{"image_uuid": "<uuid>"}]}].'
+        )
+    return str(body[0]["value"][0]["image_uuid"])
+
+
+def program(
+    request: Request, deployable_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
+) -> Any:
+    authorize(ctx, "deployable:program")
+    image_uuid = _image_uuid(body)
+    state = app_state(request)
+    with state.db.write() as session:
+        deployable = hardware.get_deployable(session, deployable_uuid)
+        image = choose_image(session, None, image_uuid)
+        check_interface(deployable, image)
+        in_use = session.scalar(
+            select(AttachHandle.id)
+            .where(AttachHandle.deployable_id == deployable.id, AttachHandle.in_use.is_(True))
+            .limit(1)
+        )
+        if in_use is not None:
+            raise Conflict(
+                f"Region {deployable.name} has attach handles in use; it cannot be reprogrammed now."
+            )
+        operation = queue_operation(
+            session,
+            "program",
+            deployable.device.hostname,
+            {
+                "pci_address": deployable.device.pci_address,
+                "region": deployable.name,
+                "image_uuid": image.uuid,
+                "sha256": image.sha256 or "",
+                "function_id": image.function_id or "",
+                "interface_id": (image.parsed or {}).get("interface_id") or "",
+                "signature": image.signature or "",
+            },
+            device_id=deployable.device_id,
+            deployable_id=deployable.id,
+            image_id=image.id,
+            requested_by=ctx.user_id,
+        )
+        operation_id = operation.id
+    deadline = time.monotonic() + state.settings.program_wait_s
+    while time.monotonic() < deadline:
+        with state.db.read() as session:
+            op = session.get(Operation, operation_id)
+            if op is not None and op.state in ("succeeded", "failed"):
+                if op.state == "failed":
+                    raise Conflict(f"Programming {image_uuid} failed: {op.error}")
+                return render_deployables(
+                    session, base_url(request), [hardware.get_deployable(session, deployable_uuid)]
+                )[0]
+        time.sleep(POLL_S)
+    with state.db.read() as session:
+        op = session.get(Operation, operation_id)
+        assert op is not None
+        return JSONResponse(render.operation(base_url(request), op, None), status_code=202)

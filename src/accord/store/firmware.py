@@ -1,0 +1,126 @@
+"""Firmware lifecycle: an operator action on a drained device, never through ARQs.
+
+Refused unless the device is disabled and none of its handles is in use; no downgrade (or
+re-flash of the same version) without `force`. The agent flashes, reads the version back and,
+on failure, restores the previous image when one is kept; the completion records the verified
+version, or quarantines the device when there was no way back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.domain.device_profile import looks_like_uuid
+from accord.domain.errors import Conflict, InvalidInput, NotFound
+from accord.store.models import AttachHandle, Deployable, Device, Image, Operation
+from accord.store.operations import SUCCEEDED, queue_operation
+
+
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Compare dotted versions part by part, numbers numerically ("1.10" > "1.9")."""
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-_+]", version.strip()))
+
+
+def _firmware_image(session: Session, image_uuid: object) -> Image:
+    if not isinstance(image_uuid, str) or not looks_like_uuid(image_uuid):
+        raise InvalidInput("'image_uuid' must be the uuid of an approved firmware image.")
+    image = session.scalar(select(Image).where(Image.uuid == image_uuid.lower()))
+    if image is None:
+        raise NotFound(f"Image {image_uuid} could not be found.")
+    if image.kind != "firmware":
+        raise InvalidInput(
+            f"Image {image.uuid} is a {image.kind}, not firmware; program bitstreams through ARQs."
+        )
+    if image.state != "approved":
+        raise Conflict(f"Image {image.uuid} is {image.state}, not approved.")
+    if not image.version:
+        raise InvalidInput(
+            f"Firmware image {image.uuid} declares no version, so the flash could not be verified."
+        )
+    return image
+
+
+def _check_drained(session: Session, device: Device) -> None:
+    if device.status != "maintaining":
+        raise Conflict(
+            f"Device {device.uuid} is enabled; disable it first so nothing new binds while it is flashed."
+        )
+    in_use = session.scalar(
+        select(AttachHandle.id)
+        .join(Deployable, Deployable.id == AttachHandle.deployable_id)
+        .where(Deployable.device_id == device.id, AttachHandle.in_use.is_(True))
+        .limit(1)
+    )
+    if in_use is not None:
+        raise Conflict(f"Device {device.uuid} still has attach handles in use; release them before flashing.")
+    busy = session.scalar(
+        select(Operation.uuid)
+        .where(Operation.device_id == device.id, Operation.state.in_(("pending", "running")))
+        .limit(1)
+    )
+    if busy is not None:
+        raise Conflict(f"Device {device.uuid} has operation {busy} in progress.")
+
+
+def request_flash(session: Session, device: Device, body: Any, requested_by: str | None) -> Operation:
+    if not isinstance(body, dict) or not set(body) <= {"image_uuid", "force"} or "image_uuid" not in body:
+        raise InvalidInput('The body must be {"image_uuid": "<uuid>", "force": false}.')
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidInput("'force' must be true or false.")
+    image = _firmware_image(session, body["image_uuid"])
+    _check_drained(session, device)
+    current = device.firmware_version
+    if current and not force and version_key(image.version or "") <= version_key(current):
+        raise Conflict(
+            f"Device {device.uuid} runs firmware {current}; image {image.uuid} is {image.version}. "
+            "Downgrades and re-flashes need force=true."
+        )
+    previous = None
+    if current:
+        previous = session.scalar(
+            select(Image).where(Image.kind == "firmware", Image.state == "approved", Image.version == current)
+        )
+    return queue_operation(
+        session,
+        "firmware",
+        device.hostname,
+        {
+            "pci_address": device.pci_address,
+            "image_uuid": image.uuid,
+            "sha256": image.sha256 or "",
+            "version": image.version,
+            "previous_version": current or "",
+            "previous_image_uuid": previous.uuid if previous else "",
+            "previous_sha256": (previous.sha256 or "") if previous else "",
+        },
+        device_id=device.id,
+        image_id=image.id,
+        requested_by=requested_by,
+    )
+
+
+def complete_flash(session: Session, operation: Operation) -> None:
+    device = session.get(Device, operation.device_id) if operation.device_id else None
+    if device is None:
+        return
+    expected = operation.params.get("version")
+    read_back = (operation.result or {}).get("version")
+    if operation.state == SUCCEEDED and read_back == expected:
+        device.firmware_version = read_back
+        device.quarantine_reason = None
+        return
+    if operation.state == SUCCEEDED:
+        operation.state = "failed"
+        operation.error = f"read back firmware version {read_back!r}, expected {expected!r}"
+    if (operation.result or {}).get("restored"):
+        device.firmware_version = (operation.result or {}).get("version") or device.firmware_version
+        return
+    device.status = "maintaining"
+    device.quarantine_reason = (
+        f"firmware flash to {expected} failed with no image to restore: {operation.error}"
+    )
