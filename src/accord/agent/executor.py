@@ -11,7 +11,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from accord.agent import imaging
+from accord.agent.imaging import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +46,19 @@ Handler = Callable[[OperationDriver, dict[str, Any]], dict[str, Any]]
 
 
 class Executor:
-    def __init__(self, root: Path, drivers: Sequence[OperationDriver]) -> None:
+    def __init__(
+        self, root: Path, drivers: Sequence[OperationDriver], hostname: str = "", fetch: Fetch | None = None
+    ) -> None:
         self.root = root
         self.drivers = drivers
+        self.hostname = hostname
+        self.fetch = fetch
         self.handlers: dict[str, Handler] = {
             "create_mdev": self._create_mdev,
             "remove_mdev": self._remove_mdev,
             "set_vfs": self._set_vfs,
+            "program": self._program,
+            "firmware": self._firmware,
         }
 
     def driver_for(self, pci_address: str) -> OperationDriver:
@@ -72,6 +81,8 @@ class Executor:
         try:
             driver = self.driver_for(str(params.get("pci_address", "")))
             return Outcome(True, handler(driver, params))
+        except imaging.FlashFailedButRestored as exc:
+            return Outcome(False, {"restored": True, "version": exc.version}, str(exc))
         except Exception as exc:
             log.warning("operation %s (%s) failed: %s", operation.get("uuid"), kind, exc)
             return Outcome(False, error=f"{type(exc).__name__}: {exc}")
@@ -83,6 +94,29 @@ class Executor:
     def _remove_mdev(self, driver: OperationDriver, params: dict[str, Any]) -> dict[str, Any]:
         driver.remove_mdev(self.root, params["pci_address"], params["mdev_uuid"])
         return {"removed": params["mdev_uuid"]}
+
+    def _region_interface(self, driver: OperationDriver, params: dict[str, Any]) -> str | None:
+        region = imaging.local_region(params.get("region", ""), self.hostname)
+        for device in driver.discover(self.root):
+            if getattr(device, "pci_address", None) != params["pci_address"]:
+                continue
+            for deployable in getattr(device, "deployables", []):
+                if deployable.name == region:
+                    return cast(str | None, deployable.interface_id)
+        raise OperationFailed(f"device {params['pci_address']} has no region {region!r}")
+
+    def _program(self, driver: OperationDriver, params: dict[str, Any]) -> dict[str, Any]:
+        if self.fetch is None:
+            raise OperationFailed("this agent cannot download images")
+        interface = self._region_interface(driver, params)
+        return imaging.program(
+            cast(imaging.ImagingDriver, driver), self.root, self.fetch, params, interface, self.hostname
+        )
+
+    def _firmware(self, driver: OperationDriver, params: dict[str, Any]) -> dict[str, Any]:
+        if self.fetch is None:
+            raise OperationFailed("this agent cannot download images")
+        return imaging.flash(cast(imaging.ImagingDriver, driver), self.root, self.fetch, params)
 
     def _set_vfs(self, driver: OperationDriver, params: dict[str, Any]) -> dict[str, Any]:
         count = int(params["count"])

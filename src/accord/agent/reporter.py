@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -85,6 +87,24 @@ class Reporter:
             f"/v2/hosts/{self.hostname}/operations/{operation_uuid}",
             {"succeeded": succeeded, "result": result, "error": error},
         )
+
+    def download_image(self, image_uuid: str, dest: Path) -> str:
+        """Stream an image blob to `dest`; returns the sha256 of what actually arrived."""
+        digest = hashlib.sha256()
+        try:
+            with self.client.stream("GET", f"/v2/images/{image_uuid}/file") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ServerRefused(
+                        f"{response.status_code} downloading image {image_uuid}: {_error_message(response)}"
+                    )
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise ServerUnreachable(f"downloading image {image_uuid} failed: {exc}") from exc
+        return digest.hexdigest()
 
     def heartbeat(self, agent_version: str) -> dict[str, Any]:
         beat = Heartbeat(hostname=self.hostname, agent_version=agent_version)

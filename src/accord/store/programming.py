@@ -8,13 +8,23 @@ someone else. When the region already holds the function, no operation is queued
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid, parse_group
 from accord.domain.errors import Conflict, InvalidInput
 from accord.store.bind_operations import complete_bind_operation
-from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Image, Operation
+from accord.store.models import (
+    AcceleratorRequest,
+    AttachHandle,
+    Attribute,
+    Deployable,
+    Image,
+    Operation,
+    TrustedKey,
+)
 from accord.store.operations import SUCCEEDED, queue_operation
 
 FUNCTION_TRAIT_PREFIX = "CUSTOM_FPGA_FUNCTION_ID_"
@@ -75,6 +85,22 @@ def _check_region(session: Session, arq: AcceleratorRequest, deployable: Deploya
         )
 
 
+def program_params(session: Session, deployable: Deployable, image: Image) -> dict[str, Any]:
+    """What the agent needs to fetch, check and program the image; keys travel with a signed
+    image so the agent can verify the signature itself before touching the device."""
+    keys = list(session.scalars(select(TrustedKey.public_key))) if image.signature else []
+    return {
+        "pci_address": deployable.device.pci_address,
+        "region": deployable.name,
+        "image_uuid": image.uuid,
+        "sha256": image.sha256 or "",
+        "function_id": image.function_id or "",
+        "interface_id": (image.parsed or {}).get("interface_id") or "",
+        "signature": image.signature or "",
+        "trusted_keys": keys,
+    }
+
+
 def program_preparer(
     session: Session, arq: AcceleratorRequest, deployable: Deployable, handle: AttachHandle
 ) -> bool:
@@ -89,15 +115,7 @@ def program_preparer(
         session,
         "program",
         deployable.device.hostname,
-        {
-            "pci_address": deployable.device.pci_address,
-            "region": deployable.name,
-            "image_uuid": image.uuid,
-            "sha256": image.sha256 or "",
-            "function_id": image.function_id or "",
-            "interface_id": (image.parsed or {}).get("interface_id") or "",
-            "signature": image.signature or "",
-        },
+        program_params(session, deployable, image),
         device_id=deployable.device_id,
         deployable_id=deployable.id,
         arq_id=arq.id,

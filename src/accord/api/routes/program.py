@@ -20,7 +20,7 @@ from accord.domain.errors import Conflict, InvalidInput
 from accord.store import hardware
 from accord.store.models import AttachHandle, Operation
 from accord.store.operations import queue_operation
-from accord.store.programming import check_interface, choose_image
+from accord.store.programming import check_interface, choose_image, program_params
 
 POLL_S = 0.1
 
@@ -67,15 +67,7 @@ def program(
             session,
             "program",
             deployable.device.hostname,
-            {
-                "pci_address": deployable.device.pci_address,
-                "region": deployable.name,
-                "image_uuid": image.uuid,
-                "sha256": image.sha256 or "",
-                "function_id": image.function_id or "",
-                "interface_id": (image.parsed or {}).get("interface_id") or "",
-                "signature": image.signature or "",
-            },
+            program_params(session, deployable, image),
             device_id=deployable.device_id,
             deployable_id=deployable.id,
             image_id=image.id,
