@@ -1,7 +1,7 @@
 """Concurrent binds against real servers: never one handle twice, Bound == handles taken.
 
-Clients are threads and separate (spawned, so no lock is inherited mid-use) processes; on PostgreSQL two server processes share the
-database, as replicas behind a load balancer would.
+Clients are threads and separate (spawned, so no lock is inherited mid-use) processes; two
+server processes also share one database, as replicas behind a load balancer would.
 """
 
 from __future__ import annotations
