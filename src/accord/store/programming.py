@@ -111,18 +111,45 @@ def program_preparer(
     if deployable.function_id is not None and deployable.function_id == image.function_id:
         return False  # already holding the function: binding skips programming
     _check_region(session, arq, deployable, image)
-    queue_operation(
+    queue_program(session, deployable, image, arq_id=arq.id)
+    arq.substate = "programming"
+    return True
+
+
+def queue_program(
+    session: Session,
+    deployable: Deployable,
+    image: Image,
+    arq_id: int | None = None,
+    requested_by: str | None = None,
+) -> Operation:
+    return queue_operation(
         session,
         "program",
         deployable.device.hostname,
         program_params(session, deployable, image),
         device_id=deployable.device_id,
         deployable_id=deployable.id,
-        arq_id=arq.id,
+        arq_id=arq_id,
         image_id=image.id,
+        requested_by=requested_by,
     )
-    arq.substate = "programming"
-    return True
+
+
+def request_admin_program(
+    session: Session, deployable: Deployable, image_uuid: str, requested_by: str | None
+) -> Operation:
+    """Cyborg's manual program: an approved image onto a region nobody is using."""
+    image = choose_image(session, None, image_uuid)
+    check_interface(deployable, image)
+    in_use = session.scalar(
+        select(AttachHandle.id)
+        .where(AttachHandle.deployable_id == deployable.id, AttachHandle.in_use.is_(True))
+        .limit(1)
+    )
+    if in_use is not None:
+        raise Conflict(f"Region {deployable.name} has attach handles in use; it cannot be reprogrammed now.")
+    return queue_program(session, deployable, image, requested_by=requested_by)
 
 
 def apply_program_result(session: Session, operation: Operation) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from accord.api import render
 from accord.api.policy import authorize
@@ -18,9 +17,8 @@ from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import Conflict, InvalidInput
 from accord.store import hardware
-from accord.store.models import AttachHandle, Operation
-from accord.store.operations import queue_operation
-from accord.store.programming import check_interface, choose_image, program_params
+from accord.store.models import Operation
+from accord.store.programming import request_admin_program
 
 POLL_S = 0.1
 
@@ -52,27 +50,7 @@ def program(
     state = app_state(request)
     with state.db.write() as session:
         deployable = hardware.get_deployable(session, deployable_uuid)
-        image = choose_image(session, None, image_uuid)
-        check_interface(deployable, image)
-        in_use = session.scalar(
-            select(AttachHandle.id)
-            .where(AttachHandle.deployable_id == deployable.id, AttachHandle.in_use.is_(True))
-            .limit(1)
-        )
-        if in_use is not None:
-            raise Conflict(
-                f"Region {deployable.name} has attach handles in use; it cannot be reprogrammed now."
-            )
-        operation = queue_operation(
-            session,
-            "program",
-            deployable.device.hostname,
-            program_params(session, deployable, image),
-            device_id=deployable.device_id,
-            deployable_id=deployable.id,
-            image_id=image.id,
-            requested_by=ctx.user_id,
-        )
+        operation = request_admin_program(session, deployable, image_uuid, ctx.user_id)
         operation_id = operation.id
     deadline = time.monotonic() + state.settings.program_wait_s
     while time.monotonic() < deadline:
