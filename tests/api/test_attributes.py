@@ -66,3 +66,16 @@ def test_bad_create_stores_nothing(api: Api, one_fpga_host: dict[str, Any], body
 def test_writes_are_admin_only(api: Api, one_fpga_host: dict[str, Any]) -> None:
     body = {"deployable_id": one_fpga_host["deployable"]["uuid"], "key": "k", "value": "v"}
     assert api.as_(MEMBER).post("/v2/attributes", json=body).status_code == 403
+
+
+def test_create_accepts_openstacksdk_wrapped_body(api: Api, one_fpga_host: dict[str, Any]) -> None:
+    body = {
+        "attribute": {
+            "deployable_id": one_fpga_host["deployable"]["uuid"],
+            "key": "trait2",
+            "value": "CUSTOM_ZIP",
+        }
+    }
+    r = api.post("/v2/attributes", json=body)
+    assert r.status_code == 201
+    assert (r.json()["key"], r.json()["value"]) == ("trait2", "CUSTOM_ZIP")

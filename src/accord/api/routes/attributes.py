@@ -50,6 +50,8 @@ def _text(body: dict[str, Any], field: str) -> str:
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "attribute:create")
+    if isinstance(body, dict) and set(body) == {"attribute"}:
+        body = body["attribute"]  # openstacksdk wraps the body in its resource key
     if not isinstance(body, dict):
         raise InvalidInput('The body must be an object: {"deployable_id", "key", "value"}.')
     unknown = set(body) - {"deployable_id", "key", "value"}

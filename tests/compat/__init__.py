@@ -1,0 +1,1 @@
+"""Real OpenStack clients (openstacksdk, the OpenStack client) against a real Accord server."""

@@ -1,0 +1,1 @@
+"""Loopback stand-ins for the OpenStack services Accord talks to, for end-to-end tests."""
