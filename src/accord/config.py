@@ -40,6 +40,7 @@ class Settings:
     bind_timeout_s: float = 300.0
     nova_event_retries: int = 3
     nova_token: str = ""  # X-Auth-Token sent to Nova, if it needs one
+    scheduler_policy: str = "pack"  # pack | spread: how ties between equal candidates break
     program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202
     reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
 
@@ -99,6 +100,10 @@ def load_settings(
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     cast_values = {k: _cast(k, v, getattr(settings, k)) for k, v in values.items()}
     settings = replace(settings, **cast_values)  # type: ignore[arg-type]
+    if settings.scheduler_policy not in ("pack", "spread"):
+        raise ConfigError(
+            f"ACCORD_SCHEDULER_POLICY must be pack or spread, got {settings.scheduler_policy!r}"
+        )
     if settings.auth not in AUTH_MODES:
         raise ConfigError(f"ACCORD_AUTH must be one of {', '.join(AUTH_MODES)}, got {settings.auth!r}")
     return settings

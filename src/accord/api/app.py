@@ -20,6 +20,7 @@ from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
 from accord.api.routes import (
     accelerator_requests,
+    allocation_candidates,
     attributes,
     deployables,
     device_profiles,
@@ -80,6 +81,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim),
     Route("POST", "/v2/hosts/{hostname}/operations/{operation_uuid}", operations.finish),
+    Route("GET", "/v2/allocation_candidates", allocation_candidates.list_),
     Route("GET", "/v2/quotas", quotas.list_),
     Route("PUT", "/v2/quotas/{project_id}/{resource_class}", quotas.put),
     Route("DELETE", "/v2/quotas/{project_id}/{resource_class}", quotas.delete, 204),

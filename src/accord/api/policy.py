@@ -80,6 +80,7 @@ RULES: dict[str, Check] = {
     "attribute:delete": admin,
     "host:get": admin,
     "operation:get": admin,
+    "allocation_candidate:get": any_of(admin, service),
     "quota:get": project_reader_or_admin,
     "quota:set": admin,
     "host:report": any_of(agent, admin),

@@ -21,6 +21,7 @@ from accord.store.firmware import complete_flash
 from accord.store.models import AcceleratorRequest
 from accord.store.operations import Completion
 from accord.store.programming import complete_program, program_preparer
+from accord.store.providers import choose_deployables
 
 
 @dataclass
@@ -30,7 +31,7 @@ class AppState:
     authenticator: Authenticator
     nova: NovaNotifier | None = None
     preparers: list[HandlePreparer] = field(default_factory=lambda: [program_preparer, mdev_preparer])
-    chooser: HostChooser | None = None
+    chooser: HostChooser | None = choose_deployables
     # What happens when an operation of each kind ends (bind completion, firmware, ...).
     completions: dict[str, Completion] = field(
         default_factory=lambda: {

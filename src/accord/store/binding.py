@@ -28,6 +28,7 @@ from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, De
 from accord.store.operations import cancel_pending_for_arq
 
 MAX_CLAIM_TRIES = 8
+MAX_PLACEMENT_TRIES = 5
 
 
 class HandlePreparer(Protocol):
@@ -39,8 +40,9 @@ class HandlePreparer(Protocol):
     ) -> bool: ...
 
 
-# Given the ARQs of one instance, return the deployable chosen for each (host-less bind).
-HostChooser = Callable[[Session, Sequence[AcceleratorRequest]], Sequence[Deployable]]
+# Given ARQs to place host-less and deployable ids to avoid, return the deployable for each ARQ
+# (all of one instance's on one host), or raise Conflict when nothing fits.
+HostChooser = Callable[[Session, Sequence[AcceleratorRequest], set[int]], Sequence[Deployable]]
 
 
 @dataclass
@@ -166,35 +168,54 @@ def bind_arqs(
     for instance in {r.instance_uuid for r in requests}:
         _check_instance_free(session, instance, ids)
 
+    explicit = {r.arq_uuid: _deployable_for(session, r) for r in requests if r.device_rp_uuid is not None}
     hostless = [r for r in requests if r.device_rp_uuid is None]
-    targets: dict[str, Deployable] = {}
-    for request in requests:
-        if request.device_rp_uuid is not None:
-            targets[request.arq_uuid] = _deployable_for(session, request)
-    if hostless:
-        if chooser is None:
-            raise InvalidInput(
-                "Host-less binding is not enabled on this server; give /hostname and /device_rp_uuid."
-            )
-        chosen = chooser(session, [by_uuid[r.arq_uuid] for r in hostless])
-        targets.update({r.arq_uuid: d for r, d in zip(hostless, chosen, strict=True)})
-    for deployable in targets.values():
-        check_bindable(session, deployable)
-    quotas.enforce(
-        session,
-        [
-            (
-                r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
-                targets[r.arq_uuid].resource_class,
-            )
-            for r in requests
-        ],
-    )
+    if hostless and chooser is None:
+        raise InvalidInput(
+            "Host-less binding is not enabled on this server; give /hostname and /device_rp_uuid."
+        )
+    for arq in arqs:
+        check_transition(arq.state, ARQState.BIND_STARTED)
+    excluded: set[int] = set()
+    failure = ""
+    for _attempt in range(MAX_PLACEMENT_TRIES if hostless else 1):
+        targets = dict(explicit)
+        if hostless:
+            assert chooser is not None
+            chosen = chooser(session, [by_uuid[r.arq_uuid] for r in hostless], excluded)
+            targets.update({r.arq_uuid: d for r, d in zip(hostless, chosen, strict=True)})
+        for deployable in targets.values():
+            check_bindable(session, deployable)
+        quotas.enforce(
+            session,
+            [
+                (
+                    r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
+                    targets[r.arq_uuid].resource_class,
+                )
+                for r in requests
+            ],
+        )
+        _mark_started(ctx, requests, by_uuid, targets)
+        session.flush()
+        claimed, failure, full = _claim_all(session, requests, by_uuid, targets, skip_locked)
+        if claimed is not None:
+            return _prepare(session, claimed, preparers)
+        if not hostless:
+            return _fail_all(requests, by_uuid, failure)
+        excluded.add(full)  # lost a race for it: place again on fresh data
+    raise Conflict(f"Could not place the accelerator requests after {MAX_PLACEMENT_TRIES} tries: {failure}")
 
+
+def _mark_started(
+    ctx: RequestContext,
+    requests: Sequence[BindRequest],
+    by_uuid: dict[str, AcceleratorRequest],
+    targets: dict[str, Deployable],
+) -> None:
     now = utcnow()
     for request in requests:
         arq, deployable = by_uuid[request.arq_uuid], targets[request.arq_uuid]
-        check_transition(arq.state, ARQState.BIND_STARTED)
         arq.state = ARQState.BIND_STARTED.value
         arq.hostname = deployable.device.hostname
         arq.device_rp_uuid = deployable.rp_uuid
@@ -202,8 +223,9 @@ def bind_arqs(
         arq.project_id = request.project_id or arq.project_id or ctx.project_id
         arq.bind_started_at = now
         arq.failure_reason = None
-    session.flush()
-    return _claim_all(session, requests, by_uuid, targets, preparers, skip_locked)
+
+
+Claimed = list[tuple[AcceleratorRequest, Deployable, AttachHandle]]
 
 
 def _claim_all(
@@ -211,35 +233,46 @@ def _claim_all(
     requests: Sequence[BindRequest],
     by_uuid: dict[str, AcceleratorRequest],
     targets: dict[str, Deployable],
-    preparers: Sequence[HandlePreparer],
     skip_locked: bool,
-) -> BindResult:
-    result = BindResult()
+) -> tuple[Claimed | None, str, int]:
+    """Claim one handle per ARQ inside a savepoint; on any miss undo them all.
+    Returns (claimed, "", 0) or (None, reason, id of the deployable that had no free handle)."""
     savepoint = session.begin_nested()
-    failure: str | None = None
-    claimed: list[tuple[AcceleratorRequest, Deployable, AttachHandle]] = []
+    claimed: Claimed = []
     for request in requests:
         arq, deployable = by_uuid[request.arq_uuid], targets[request.arq_uuid]
         handle = claim_free_handle(session, deployable.id, arq.id, skip_locked)
         if handle is None:
-            failure = f"No free attach handle on deployable {deployable.uuid} (rp {deployable.rp_uuid})."
-            break
+            savepoint.rollback()
+            return (
+                None,
+                f"No free attach handle on deployable {deployable.uuid} (rp {deployable.rp_uuid}).",
+                deployable.id,
+            )
         claimed.append((arq, deployable, handle))
-    if failure is not None:
-        savepoint.rollback()
-        for request in requests:
-            arq = by_uuid[request.arq_uuid]
-            arq.state = ARQState.BIND_FAILED.value
-            arq.failure_reason = failure
-            result.resolved.append(arq)
-        return result
     savepoint.commit()
+    return claimed, "", 0
+
+
+def _fail_all(
+    requests: Sequence[BindRequest], by_uuid: dict[str, AcceleratorRequest], reason: str
+) -> BindResult:
+    result = BindResult()
+    for request in requests:
+        arq = by_uuid[request.arq_uuid]
+        arq.state = ARQState.BIND_FAILED.value
+        arq.failure_reason = reason
+        result.resolved.append(arq)
+    return result
+
+
+def _prepare(session: Session, claimed: Claimed, preparers: Sequence[HandlePreparer]) -> BindResult:
+    result = BindResult()
     for arq, deployable, handle in claimed:
         arq.attach_handle_id = handle.id
         arq.attach_handle = handle
         arq.deployable_id = deployable.id
-        waiting = any(prepare(session, arq, deployable, handle) for prepare in preparers)
-        if waiting:
+        if any(prepare(session, arq, deployable, handle) for prepare in preparers):
             result.pending.append(arq)
         else:
             arq.state = ARQState.BOUND.value

@@ -1,0 +1,104 @@
+"""Equivalence classes of providers and the host "shape" built from them.
+
+Two usable providers are equivalent when every fact the search looks at is equal: free capacity and
+max_unit per resource class, traits, loaded function/bitstream and NUMA node. Equivalent providers
+are interchangeable for every request group (same eligibility, same preference, same capacity left),
+so the search assigns groups to *classes* with a count instead of to individual providers; this is
+what keeps eight identical FPGAs from turning into 8! permutations.
+
+A host's shape is the multiset of its classes. Hosts of equal shape get equal answers, so a query is
+solved once per shape and the answer is mapped onto each host's concrete providers afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from accord.scheduler.model import Host, Provider, RequestGroup
+
+# (resource class, free, largest unit) per inventory, sorted by resource class
+Capacity = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class ClassSignature:
+    capacity: Capacity
+    traits: tuple[str, ...]
+    function_id: str | None
+    bitstream_id: str | None
+    numa_node: int | None
+
+    def free(self, resource_class: str) -> int:
+        return next((free for rc, free, _ in self.capacity if rc == resource_class), 0)
+
+    def fits(self, group: RequestGroup) -> bool:
+        """Can one (unused) provider of this class serve `group` alone?"""
+        traits = set(self.traits)
+        if not group.required_traits <= traits or group.forbidden_traits & traits:
+            return False
+        limits = {rc: (free, unit) for rc, free, unit in self.capacity}
+        for rc, amount in group.resources.items():
+            free, unit = limits.get(rc, (0, 0))
+            if amount > free or amount > unit:
+                return False
+        return True
+
+    def holds(self, group: RequestGroup) -> bool:
+        return group.is_held_by(self.function_id, self.bitstream_id)
+
+
+@dataclass(frozen=True)
+class ProviderClass:
+    signature: ClassSignature
+    count: int
+
+
+Shape = tuple[ProviderClass, ...]
+
+
+def signature_of(provider: Provider) -> ClassSignature:
+    capacity = tuple(
+        sorted((rc, inv.free, min(inv.largest_unit, inv.free)) for rc, inv in provider.inventories.items())
+    )
+    return ClassSignature(
+        capacity,
+        tuple(sorted(provider.traits)),
+        provider.function_id,
+        provider.bitstream_id,
+        provider.numa_node,
+    )
+
+
+def _sort_key(signature: ClassSignature) -> tuple[object, ...]:
+    return (
+        signature.capacity,
+        signature.traits,
+        signature.function_id or "",
+        signature.bitstream_id or "",
+        -1 if signature.numa_node is None else signature.numa_node,
+    )
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """A host's shape plus, per class (in shape order), its providers sorted by uuid."""
+
+    name: str
+    shape: Shape
+    members: tuple[tuple[Provider, ...], ...]
+
+    @classmethod
+    def of(cls, host: Host) -> HostLayout:
+        by_signature: dict[ClassSignature, list[Provider]] = defaultdict(list)
+        for provider in host.usable_providers():
+            by_signature[signature_of(provider)].append(provider)
+        ordered = sorted(by_signature, key=_sort_key)
+        shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
+        members = tuple(tuple(sorted(by_signature[sig], key=lambda p: p.uuid)) for sig in ordered)
+        return cls(host.name, shape, members)
+
+
+def layouts(hosts: Iterable[Host]) -> list[HostLayout]:
+    return [HostLayout.of(h) for h in hosts]

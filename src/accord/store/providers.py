@@ -1,0 +1,143 @@
+"""The resource-provider tree as the scheduler sees it, read from the store, and the host-less
+bind chooser built on it.
+
+Capacity is counted in attach handles (what a bind actually takes): total = handles the agent
+reports, used = handles in use, reserved = total when the device is disabled. A disabled,
+unhealthy, quarantined or lost device, or a lost host, offers nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from accord.domain.device_profile import ProfileGroup, parse_group
+from accord.domain.errors import Conflict
+from accord.scheduler.candidates import find_candidates
+from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
+from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
+from accord.store.models import Host as HostRow
+
+
+def load_hosts(
+    session: Session, resource_classes: set[str] | None = None, exclude: set[int] | None = None
+) -> list[Host]:
+    query = select(Deployable, Device).join(Device, Device.id == Deployable.device_id)
+    if resource_classes:
+        query = query.where(Deployable.resource_class.in_(resource_classes))
+    rows = [(d, dev) for d, dev in session.execute(query) if not exclude or d.id not in exclude]
+    ids = [d.id for d, _ in rows]
+    counts = {
+        dep_id: (total, used)
+        for dep_id, total, used in session.execute(
+            select(
+                AttachHandle.deployable_id,
+                func.count(),
+                func.sum(case((AttachHandle.in_use.is_(True), 1), else_=0)),
+            )
+            .where(AttachHandle.deployable_id.in_(ids), AttachHandle.lost.is_(False))
+            .group_by(AttachHandle.deployable_id)
+        )
+    }
+    traits: dict[int, set[str]] = defaultdict(set)
+    for dep_id, value in session.execute(
+        select(Attribute.deployable_id, Attribute.value).where(
+            Attribute.deployable_id.in_(ids), Attribute.key.like("trait%")
+        )
+    ):
+        traits[dep_id].add(value)
+    lost_hosts = set(session.scalars(select(HostRow.name).where(HostRow.state == "lost")))
+    by_host: dict[str, list[Provider]] = defaultdict(list)
+    for deployable, device in rows:
+        total, used = counts.get(deployable.id, (0, 0))
+        enabled = device.status == "enabled"
+        usable = enabled and device.health != "unusable" and not device.lost and not device.quarantine_reason
+        by_host[device.hostname].append(
+            Provider(
+                uuid=deployable.rp_uuid,
+                host=device.hostname,
+                device_uuid=device.uuid,
+                deployable_uuid=deployable.uuid,
+                inventories={
+                    deployable.resource_class: Inventory(
+                        total=total, reserved=0 if enabled else total, used=int(used or 0)
+                    )
+                },
+                traits=frozenset(traits[deployable.id]),
+                numa_node=device.numa_node,
+                function_id=deployable.function_id,
+                bitstream_id=deployable.bitstream_id,
+                usable=usable,
+            )
+        )
+    return [Host(name, tuple(providers), name in lost_hosts) for name, providers in by_host.items()]
+
+
+def request_for(groups: Sequence[tuple[int, ProfileGroup, int]]) -> Request:
+    """(group_id, group, units) → a scheduler Request; units are ARQs, each needing one handle of the
+    group's first resource class (the class Cyborg binds by)."""
+    return Request(
+        tuple(
+            RequestGroup(
+                group_id=group_id,
+                resources={next(iter(group.resources)): units},
+                required_traits=group.required_traits,
+                forbidden_traits=group.forbidden_traits,
+                function_id=group.function_id,
+                bitstream_id=group.bitstream_id,
+            )
+            for group_id, group, units in groups
+        )
+    )
+
+
+def profile_request(raw_groups: list[dict[str, str]]) -> Request:
+    parsed = [parse_group(i, g) for i, g in enumerate(raw_groups)]
+    return request_for([(i, g, g.arq_count()) for i, g in enumerate(parsed)])
+
+
+def candidates_for(
+    session: Session,
+    request: Request,
+    limit: int | None,
+    policy: Policy = Policy.PACK,
+    exclude: set[int] | None = None,
+) -> list[Candidate]:
+    classes = {rc for group in request.groups for rc in group.resources}
+    return find_candidates(load_hosts(session, classes, exclude), request, limit, policy)
+
+
+def choose_deployables(
+    session: Session, arqs: Sequence[AcceleratorRequest], exclude: set[int]
+) -> list[Deployable]:
+    """Host-less bind: place each instance's ARQs (all on one host), best candidate first."""
+    chosen: dict[str, Deployable] = {}
+    by_instance: dict[str | None, list[AcceleratorRequest]] = defaultdict(list)
+    for arq in arqs:
+        by_instance[arq.instance_uuid].append(arq)
+    for instance_arqs in by_instance.values():
+        units: dict[int, int] = defaultdict(int)
+        groups: dict[int, ProfileGroup] = {}
+        for arq in instance_arqs:
+            units[arq.device_profile_group_id] += 1
+            groups[arq.device_profile_group_id] = parse_group(
+                arq.device_profile_group_id, arq.device_profile_group
+            )
+        request = request_for([(gid, groups[gid], units[gid]) for gid in sorted(groups)])
+        found = candidates_for(session, request, limit=1, exclude=exclude)
+        if not found:
+            raise Conflict(
+                f"No host has room for profile {instance_arqs[0].profile.name!r} "
+                f"({len(instance_arqs)} accelerator requests)."
+            )
+        by_group = {g.group_id: g.deployable_uuid for g in found[0].groups}
+        deployables = {
+            d.uuid: d
+            for d in session.scalars(select(Deployable).where(Deployable.uuid.in_(by_group.values())))
+        }
+        for arq in instance_arqs:
+            chosen[arq.uuid] = deployables[by_group[arq.device_profile_group_id]]
+    return [chosen[arq.uuid] for arq in arqs]
