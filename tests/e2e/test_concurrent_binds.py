@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from accord.store.db import Database
@@ -25,14 +26,16 @@ ADMIN = {"X-Project-Id": "p", "X-User-Id": "u", "X-Roles": "admin,service"}
 
 
 def bind_one(url: str, arq_uuid: str, rp: str) -> int:
-    body = {
-        arq_uuid: [
+    ops = [{"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())}]
+    if rp:  # Nova's form; without rp the scheduler places it (host-less)
+        ops += [
             {"op": "add", "path": "/hostname", "value": "host-a"},
             {"op": "add", "path": "/device_rp_uuid", "value": rp},
-            {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
         ]
-    }
-    return httpx.patch(url + "/v2/accelerator_requests", json=body, headers=ADMIN, timeout=60).status_code
+    r = httpx.patch(url + "/v2/accelerator_requests", json={arq_uuid: ops}, headers=ADMIN, timeout=60)
+    if r.status_code >= 400:
+        assert r.json()["error_message"], r.text
+    return r.status_code
 
 
 def _setup(url: str) -> tuple[str, list[str]]:
@@ -50,12 +53,17 @@ def _setup(url: str) -> tuple[str, list[str]]:
     return rp, arqs
 
 
-def _check(url: str, database_url: str) -> None:
+def _check(url: str, database_url: str, statuses: list[int], hostless: bool) -> None:
     arqs = httpx.get(url + "/v2/accelerator_requests", headers=ADMIN).json()["arqs"]
     states = [a["state"] for a in arqs]
     bound = [a for a in arqs if a["state"] == "Bound"]
     assert states.count("Bound") == HANDLES
-    assert states.count("BindFailed") == REQUESTS - HANDLES
+    if hostless:  # losers are told at once (409) and their ARQs stay untouched
+        assert sorted(statuses) == [202] * HANDLES + [409] * (REQUESTS - HANDLES)
+        assert states.count("Initial") == REQUESTS - HANDLES
+    else:  # Nova's form: every patch is accepted and the losers end BindFailed
+        assert statuses == [202] * REQUESTS
+        assert states.count("BindFailed") == REQUESTS - HANDLES
     assert len({a["attach_handle_uuid"] for a in bound}) == HANDLES
     db = Database(database_url)
     with db.read() as session:
@@ -71,11 +79,13 @@ def _check(url: str, database_url: str) -> None:
     assert len(set(holders)) == HANDLES
 
 
-def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("hostless", [False, True], ids=["nova-bind", "hostless-bind"])
+def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: str, hostless: bool) -> None:
     with live_server(
         tmp_path / "a", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
     ) as server:
         rp, arqs = _setup(server.url)
+        rp = "" if hostless else rp
         half = REQUESTS // 2
         with (
             ThreadPoolExecutor(12) as threads,
@@ -84,19 +94,19 @@ def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: s
             thread_results = [threads.submit(bind_one, server.url, a, rp) for a in arqs[:half]]
             process_results = [processes.submit(bind_one, server.url, a, rp) for a in arqs[half:]]
             statuses = [f.result() for f in thread_results + process_results]
-        assert statuses == [202] * REQUESTS
-        _check(server.url, database_url)
+        _check(server.url, database_url, statuses, hostless)
 
 
-def test_two_server_replicas_never_double_book(tmp_path: Path, database_url: str, backend: str) -> None:
+@pytest.mark.parametrize("hostless", [False, True], ids=["nova-bind", "hostless-bind"])
+def test_two_server_replicas_never_double_book(tmp_path: Path, database_url: str, hostless: bool) -> None:
     env = {"ACCORD_RECONCILE_INTERVAL_S": "0"}
     with (
         live_server(tmp_path / "a", database_url, auth="noauth", env=env) as first,
         live_server(tmp_path / "b", database_url, auth="noauth", env=env) as second,
     ):
         rp, arqs = _setup(first.url)
+        rp = "" if hostless else rp
         urls = [first.url, second.url]
         with ThreadPoolExecutor(12) as pool:
             statuses = list(pool.map(lambda i: bind_one(urls[i % 2], arqs[i], rp), range(REQUESTS)))
-        assert statuses == [202] * REQUESTS
-        _check(second.url, database_url)
+        _check(second.url, database_url, statuses, hostless)
