@@ -60,6 +60,7 @@ def live_server(
     auth: str = "token",
     env: dict[str, str] | None = None,
     port: int | None = None,
+    workers: int = 1,
 ) -> Iterator[LiveServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -74,7 +75,10 @@ def live_server(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(port)], env=full_env, stdout=log, stderr=subprocess.STDOUT
+            [ACCORD, "serve", "--port", str(port), "--workers", str(workers)],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_up(url, process, log_path)

@@ -150,3 +150,15 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings come from ACCORD_* (and
+    ACCORD_CONFIG_FILE when `accord serve --config` was given)."""
+    import os
+    from pathlib import Path
+
+    from accord.config import load_settings
+
+    config = os.environ.get("ACCORD_CONFIG_FILE")
+    return create_app(load_settings(config_file=Path(config) if config else None))

@@ -80,6 +80,20 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _prepare(settings)
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+    if workers > 1:
+        # Workers rebuild the settings from the environment: pass on what the flags said.
+        os.environ.update({"ACCORD_ADDRESS": settings.address, "ACCORD_PORT": str(settings.port)})
+        if config is not None:
+            os.environ["ACCORD_CONFIG_FILE"] = str(config)
+        uvicorn.run(
+            "accord.api.app:app_from_environment",
+            factory=True,
+            host=settings.address,
+            port=settings.port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
     uvicorn.run(create_app(settings), host=settings.address, port=settings.port, log_level="warning")
 
 

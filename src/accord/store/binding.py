@@ -28,7 +28,7 @@ from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, De
 from accord.store.operations import cancel_pending_for_arq
 
 MAX_CLAIM_TRIES = 8
-MAX_PLACEMENT_TRIES = 5
+MAX_PLACEMENT_TRIES = 10
 
 
 class HandlePreparer(Protocol):

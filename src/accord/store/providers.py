@@ -8,6 +8,7 @@ unhealthy, quarantined or lost device, or a lost host, offers nothing.
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -21,15 +22,32 @@ from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider,
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
 
+TIE_POOL = 16
+
 
 def load_hosts(
     session: Session, resource_classes: set[str] | None = None, exclude: set[int] | None = None
 ) -> list[Host]:
-    query = select(Deployable, Device).join(Device, Device.id == Deployable.device_id)
+    # Plain column rows, not ORM objects: this runs on every host-less bind.
+    query = select(
+        Deployable.id,
+        Deployable.rp_uuid,
+        Deployable.uuid,
+        Deployable.resource_class,
+        Deployable.function_id,
+        Deployable.bitstream_id,
+        Device.uuid,
+        Device.hostname,
+        Device.status,
+        Device.health,
+        Device.lost,
+        Device.quarantine_reason,
+        Device.numa_node,
+    ).join(Device, Device.id == Deployable.device_id)
     if resource_classes:
         query = query.where(Deployable.resource_class.in_(resource_classes))
-    rows = [(d, dev) for d, dev in session.execute(query) if not exclude or d.id not in exclude]
-    ids = [d.id for d, _ in rows]
+    rows = [row for row in session.execute(query) if not exclude or row[0] not in exclude]
+    ids = [row[0] for row in rows]
     counts = {
         dep_id: (total, used)
         for dep_id, total, used in session.execute(
@@ -51,26 +69,24 @@ def load_hosts(
         traits[dep_id].add(value)
     lost_hosts = set(session.scalars(select(HostRow.name).where(HostRow.state == "lost")))
     by_host: dict[str, list[Provider]] = defaultdict(list)
-    for deployable, device in rows:
-        total, used = counts.get(deployable.id, (0, 0))
-        enabled = device.status == "enabled"
-        usable = enabled and device.health != "unusable" and not device.lost and not device.quarantine_reason
-        by_host[device.hostname].append(
+    for (dep_id, rp_uuid, dep_uuid, rc, function_id, bitstream_id, dev_uuid, hostname, status, health, lost,
+         quarantine, numa) in rows:  # fmt: skip
+        total, used = counts.get(dep_id, (0, 0))
+        enabled = status == "enabled"
+        by_host[hostname].append(
             Provider(
-                uuid=deployable.rp_uuid,
-                host=device.hostname,
-                device_uuid=device.uuid,
-                deployable_uuid=deployable.uuid,
+                uuid=rp_uuid,
+                host=hostname,
+                device_uuid=dev_uuid,
+                deployable_uuid=dep_uuid,
                 inventories={
-                    deployable.resource_class: Inventory(
-                        total=total, reserved=0 if enabled else total, used=int(used or 0)
-                    )
+                    rc: Inventory(total=total, reserved=0 if enabled else total, used=int(used or 0))
                 },
-                traits=frozenset(traits[deployable.id]),
-                numa_node=device.numa_node,
-                function_id=deployable.function_id,
-                bitstream_id=deployable.bitstream_id,
-                usable=usable,
+                traits=frozenset(traits[dep_id]),
+                numa_node=numa,
+                function_id=function_id,
+                bitstream_id=bitstream_id,
+                usable=enabled and health != "unusable" and not lost and not quarantine,
             )
         )
     return [Host(name, tuple(providers), name in lost_hosts) for name, providers in by_host.items()]
@@ -127,13 +143,16 @@ def choose_deployables(
                 arq.device_profile_group_id, arq.device_profile_group
             )
         request = request_for([(gid, groups[gid], units[gid]) for gid in sorted(groups)])
-        found = candidates_for(session, request, limit=1, exclude=exclude)
+        found = candidates_for(session, request, limit=TIE_POOL, exclude=exclude)
         if not found:
             raise Conflict(
                 f"No host has room for profile {instance_arqs[0].profile.name!r} "
                 f"({len(instance_arqs)} accelerator requests)."
             )
-        by_group = {g.group_id: g.deployable_uuid for g in found[0].groups}
+        # Concurrent binds would all pick the same best candidate and fight over it; picking at
+        # random among the equally good ones spreads them without giving up the ranking.
+        best = [c for c in found if c.score == found[0].score]
+        by_group = {g.group_id: g.deployable_uuid for g in random.choice(best).groups}
         deployables = {
             d.uuid: d
             for d in session.scalars(select(Deployable).where(Deployable.uuid.in_(by_group.values())))

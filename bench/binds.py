@@ -1,0 +1,168 @@
+"""Bind throughput against a real server on PostgreSQL (or SQLite), with N concurrent clients.
+
+Measures Nova-style binds (hostname + device_rp_uuid given) and host-less binds (Accord's
+scheduler places them), then checks that no attach handle was booked twice.
+
+    .venv/bin/python bench/binds.py [--backend postgresql|sqlite] [--clients 8] [--binds 800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import live_server  # noqa: E402
+from tests.scenarios import fpga_host_snapshot  # noqa: E402
+
+from accord.store.db import Database  # noqa: E402
+from accord.store.models import AttachHandle  # noqa: E402
+
+ADMIN = {"X-Project-Id": "bench", "X-User-Id": "bench", "X-Roles": "admin,service"}
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def make_database(backend: str, workdir: Path) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite'}", None
+    name = f"accord_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_database(name: str | None) -> None:
+    if name:
+        engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def seed(client: httpx.Client, hosts: int, devices: int, vfs: int) -> dict[str, str]:
+    """Report the fleet; returns rp_uuid → hostname."""
+    for i in range(hosts):
+        snapshot = fpga_host_snapshot(f"bench-{i:03d}", vfs=vfs, devices=devices)
+        client.post(f"/v2/hosts/bench-{i:03d}/inventory", json=snapshot).raise_for_status()
+    client.post(
+        "/v2/device_profiles", json=[{"name": "one", "groups": [{"resources:FPGA": "1"}]}]
+    ).raise_for_status()
+    deployables = client.get("/v2/deployables").json()["deployables"]
+    return {d["rp_uuid"]: d["name"].rsplit("_", 1)[0] for d in deployables}
+
+
+def create_arqs(client: httpx.Client, count: int) -> list[str]:
+    return [
+        client.post("/v2/accelerator_requests", json={"device_profile_name": "one"}).json()["arqs"][0]["uuid"]
+        for _ in range(count)
+    ]
+
+
+def run_binds(
+    url: str, arqs: list[str], hosts_by_rp: dict[str, str], clients: int, hostless: bool
+) -> tuple[float, list[float], int]:
+    rps = list(hosts_by_rp)
+    latencies: list[float] = []
+    failures = 0
+
+    def worker(index: int) -> None:
+        nonlocal failures
+        with httpx.Client(base_url=url, headers=ADMIN, timeout=60) as client:
+            for n in range(index, len(arqs), clients):
+                ops = [{"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())}]
+                if not hostless:
+                    rp = rps[n % len(rps)]
+                    ops += [
+                        {"op": "add", "path": "/hostname", "value": hosts_by_rp[rp]},
+                        {"op": "add", "path": "/device_rp_uuid", "value": rp},
+                    ]
+                started = time.perf_counter()
+                response = client.patch("/v2/accelerator_requests", json={arqs[n]: ops})
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 202:
+                    failures += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    return time.perf_counter() - started, latencies, failures
+
+
+def double_bookings(database_url: str) -> int:
+    db = Database(database_url)
+    with db.read() as session:
+        in_use = session.scalar(
+            select(func.count()).select_from(AttachHandle).where(AttachHandle.in_use.is_(True))
+        )
+        holders = session.scalar(
+            select(func.count(func.distinct(AttachHandle.arq_id))).where(AttachHandle.in_use.is_(True))
+        )
+    db.dispose()
+    return int(in_use or 0) - int(holders or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="postgresql", choices=["postgresql", "sqlite"])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--binds", type=int, default=800)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    args = parser.parse_args()
+    rows = []
+    for hostless in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            url_db, name = make_database(args.backend, Path(tmp))
+            try:
+                env = {"ACCORD_RECONCILE_INTERVAL_S": "0"}
+                with live_server(
+                    Path(tmp) / "data", url_db, auth="noauth", env=env, workers=args.workers
+                ) as server:
+                    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=60) as client:
+                        hosts_by_rp = seed(
+                            client, args.hosts, devices=8, vfs=max(1, args.binds // (args.hosts * 8) + 1)
+                        )
+                        arqs = create_arqs(client, args.binds)
+                    elapsed, latencies, failures = run_binds(
+                        server.url, arqs, hosts_by_rp, args.clients, hostless
+                    )
+                    doubles = double_bookings(url_db)
+            finally:
+                drop_database(name)
+        latencies.sort()
+        rows.append(
+            (
+                "host-less" if hostless else "nova (rp given)",
+                len(arqs) / elapsed,
+                statistics.median(latencies) * 1000,
+                latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                failures,
+                doubles,
+            )
+        )
+    print(
+        f"binds on {args.backend}, {args.clients} clients, {args.binds} binds, {args.hosts} hosts x 8 devices"
+    )
+    print(f"machine: {platform.python_version()}, {platform.machine()}")
+    print("| bind | binds/s | p50 ms | p99 ms | failed | double bookings |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind, rate, p50, p99, failed, doubles in rows:
+        print(f"| {kind} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {failed} | {doubles} |")
+
+
+if __name__ == "__main__":
+    main()
