@@ -70,8 +70,11 @@ def serve(
     config: ConfigOption = None,
     address: Annotated[str | None, typer.Option(help="Listen address (127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (the server keeps no state of its own)")] = 1,
 ) -> None:
     """Run the API server (migrates the schema first)."""
+    import os
+
     import uvicorn
 
     from accord.api.app import create_app
