@@ -1,4 +1,7 @@
-"""Assign request groups to provider classes on one host shape (see `candidates` for the why).
+"""Assign request groups to provider classes on one host (see `candidates` for the why).
+
+Inputs are a request's views of classes (`projection.ClassView` with a provider count), so the
+solver works on group indices and capacity vectors only.
 
 `isolate`: every group needs its own provider. That is a bipartite b-matching: groups on one side
 (demand 1 each), classes on the other (capacity = number of providers in the class), an edge where
@@ -22,48 +25,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from accord.scheduler.classes import ProviderClass
-from accord.scheduler.model import Policy, RequestGroup
+from accord.scheduler.model import Policy
+from accord.scheduler.projection import ClassView
 
 # A safety valve for pathological `none` requests (many groups of many sizes); ordinary profiles
 # (a handful of groups) finish in a few hundred nodes.
 NONE_SEARCH_NODE_BUDGET = 50_000
 
+Views = Sequence[tuple[ClassView, int]]
+Amounts = Sequence[tuple[int, ...]]
+
 
 @dataclass(frozen=True)
 class Assignment:
-    """slots[i] = (class index, provider slot within the class) for groups[i]."""
+    """slots[i] = (class index, provider slot within the class) for group i."""
 
     slots: tuple[tuple[int, int], ...]
     programmed: int
 
 
-def eligibility(shape: Sequence[ProviderClass], groups: Sequence[RequestGroup]) -> list[list[int]]:
+def eligibility(views: Views, n_groups: int) -> list[list[int]]:
     """Per group, the indices of classes whose (unused) providers can serve it."""
-    return [[c for c, cls in enumerate(shape) if cls.signature.fits(g)] for g in groups]
+    return [[c for c, (view, _) in enumerate(views) if g in view.eligible] for g in range(n_groups)]
 
 
-def programmed_upper_bound(
-    shape: Sequence[ProviderClass], groups: Sequence[RequestGroup], eligible: list[list[int]]
-) -> int:
-    return sum(
-        1 for g, group in enumerate(groups) if any(shape[c].signature.holds(group) for c in eligible[g])
-    )
+def programmed_upper_bound(views: Views, eligible: list[list[int]]) -> int:
+    return sum(1 for g, options in enumerate(eligible) if any(g in views[c][0].held for c in options))
 
 
-def _residual_after(cls: ProviderClass, group: RequestGroup) -> int:
-    return sum(cls.signature.free(rc) - amount for rc, amount in group.resources.items())
+def _residual_after(view: ClassView, amounts: tuple[int, ...]) -> int:
+    return sum(free - amount for free, amount in zip(view.free, amounts, strict=True) if amount)
 
 
 def solve_isolate(
-    shape: Sequence[ProviderClass], groups: Sequence[RequestGroup], eligible: list[list[int]], policy: Policy
+    views: Views, amounts: Amounts, eligible: list[list[int]], policy: Policy
 ) -> Assignment | None:
-    n_groups, n_classes = len(groups), len(shape)
-    if n_groups > sum(cls.count for cls in shape):
+    n_groups, n_classes = len(amounts), len(views)
+    if n_groups > sum(count for _, count in views):
         return None
     fit_sign = 1 if policy is Policy.PACK else -1
     fits = {
-        (g, c): fit_sign * _residual_after(shape[c], groups[g]) for g in range(n_groups) for c in eligible[g]
+        (g, c): fit_sign * _residual_after(views[c][0], amounts[g])
+        for g in range(n_groups)
+        for c in eligible[g]
     }
     spread = max((abs(v) for v in fits.values()), default=0) + 1
     hold_weight = 2 * n_groups * spread + 1  # one more held group outweighs any difference in fit
@@ -84,10 +88,10 @@ def solve_isolate(
     for g in range(n_groups):
         add_edge(source, 1 + g, 1, 0)
         for c in eligible[g]:
-            held = shape[c].signature.holds(groups[g])
+            held = g in views[c][0].held
             add_edge(1 + g, 1 + n_groups + c, 1, fits[g, c] - (hold_weight if held else 0))
-    for c, cls in enumerate(shape):
-        add_edge(1 + n_groups + c, sink, cls.count, 0)
+    for c, (_, count) in enumerate(views):
+        add_edge(1 + n_groups + c, sink, count, 0)
 
     for _ in range(n_groups):
         # Bellman-Ford: residual edges carry negative costs, and the graph is tiny.
@@ -120,71 +124,67 @@ def solve_isolate(
     slots: list[tuple[int, int]] = []
     programmed = 0
     for g in range(n_groups):
+        # Forward edges sit at even indices; a saturated one out of group g is its choice.
         c = next(to[e] - 1 - n_groups for e in graph[1 + g] if e % 2 == 0 and cap[e] == 0)
         slots.append((c, used_in_class[c]))
         used_in_class[c] += 1
-        programmed += shape[c].signature.holds(groups[g])
+        programmed += g in views[c][0].held
     return Assignment(tuple(slots), programmed)
 
 
 def solve_shared(
-    shape: Sequence[ProviderClass], groups: Sequence[RequestGroup], eligible: list[list[int]], policy: Policy
+    views: Views, amounts: Amounts, eligible: list[list[int]], policy: Policy
 ) -> Assignment | None:
     """group_policy "none": isolate first, then the class-level branch-and-bound search."""
-    best = solve_isolate(shape, groups, eligible, policy)
-    bound = programmed_upper_bound(shape, groups, eligible)
+    best = solve_isolate(views, amounts, eligible, policy)
+    bound = programmed_upper_bound(views, eligible)
     if best is not None and best.programmed == bound:
         return best
-    return _ShareSearch(shape, groups, eligible, policy, best).run(bound)
+    return _ShareSearch(views, amounts, eligible, policy, best, bound).run()
 
 
 class _ShareSearch:
     def __init__(
         self,
-        shape: Sequence[ProviderClass],
-        groups: Sequence[RequestGroup],
+        views: Views,
+        amounts: Amounts,
         eligible: list[list[int]],
         policy: Policy,
         best: Assignment | None,
+        bound: int,
     ) -> None:
-        self.shape, self.groups, self.eligible, self.policy = shape, groups, eligible, policy
-        self.best = best
-        self.bound = len(groups)
+        self.views, self.amounts, self.eligible, self.policy = views, amounts, eligible, policy
+        self.best, self.bound = best, bound
         self.nodes = 0
         # Tightest first: fewest eligible classes, then the biggest amount.
-        self.order = sorted(
-            range(len(groups)), key=lambda g: (len(eligible[g]), -sum(groups[g].resources.values()))
-        )
-        # Opened providers per class: residual free per resource class.
-        self.opened: list[list[dict[str, int]]] = [[] for _ in shape]
-        self.slots: list[tuple[int, int]] = [(-1, -1)] * len(groups)
-        self.can_hold = [
-            any(shape[c].signature.holds(groups[g]) for c in eligible[g]) for g in range(len(groups))
-        ]
+        self.order = sorted(range(len(amounts)), key=lambda g: (len(eligible[g]), -sum(amounts[g])))
+        # Opened providers per class: residual free capacity vectors.
+        self.opened: list[list[list[int]]] = [[] for _ in views]
+        self.slots: list[tuple[int, int]] = [(-1, -1)] * len(amounts)
+        self.can_hold = [any(g in views[c][0].held for c in eligible[g]) for g in range(len(amounts))]
 
-    def run(self, bound: int) -> Assignment | None:
-        self.bound = bound
+    def run(self) -> Assignment | None:
         self._place(0, 0)
         return self.best
 
     def _options(self, g: int) -> list[tuple[int, int]]:
-        group = self.groups[g]
+        amounts = self.amounts[g]
         held: list[tuple[int, int]] = []
         other: list[tuple[int, int]] = []
         for c in self.eligible[g]:
-            cls = self.shape[c]
-            seen: set[tuple[tuple[str, int], ...]] = set()
+            view, count = self.views[c]
+            seen: set[tuple[int, ...]] = set()
             reuse: list[tuple[int, int]] = []
             for slot, residual in enumerate(self.opened[c]):
-                key = tuple(sorted(residual.items()))
+                key = tuple(residual)
                 if key in seen:
                     continue
                 seen.add(key)
-                if all(residual.get(rc, 0) >= amount for rc, amount in group.resources.items()):
+                if all(left >= amount for left, amount in zip(residual, amounts, strict=True)):
                     reuse.append((c, slot))
-            fresh = [(c, len(self.opened[c]))] if len(self.opened[c]) < cls.count else []
+            fresh = [(c, len(self.opened[c]))] if len(self.opened[c]) < count else []
             mine = reuse + fresh if self.policy is Policy.PACK else fresh + reuse
-            (held if cls.signature.holds(group) else other).extend(mine)
+            (held if g in view.held else other).extend(mine)
         return held + other
 
     def _place(self, depth: int, programmed: int) -> bool:
@@ -200,19 +200,20 @@ class _ShareSearch:
         if self.best is not None and programmed + remaining <= self.best.programmed:
             return False
         g = self.order[depth]
-        group = self.groups[g]
+        amounts = self.amounts[g]
         for c, slot in self._options(g):
-            cls = self.shape[c]
+            view = self.views[c][0]
             opened = self.opened[c]
             is_new = slot == len(opened)
             if is_new:
-                opened.append({rc: cls.signature.free(rc) for rc, _, _ in cls.signature.capacity})
-            for rc, amount in group.resources.items():
-                opened[slot][rc] -= amount
+                opened.append(list(view.free))
+            residual = opened[slot]
+            for k, amount in enumerate(amounts):
+                residual[k] -= amount
             self.slots[g] = (c, slot)
-            stop = self._place(depth + 1, programmed + cls.signature.holds(group))
-            for rc, amount in group.resources.items():
-                opened[slot][rc] += amount
+            stop = self._place(depth + 1, programmed + (g in view.held))
+            for k, amount in enumerate(amounts):
+                residual[k] += amount
             if is_new:
                 opened.pop()
             if stop:

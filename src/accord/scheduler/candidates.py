@@ -22,8 +22,10 @@ Why it stays fast, and why it is still exact:
   class-level branch-and-bound for sharing (`assign.solve_shared`).
 - NUMA: the host is solved unrestricted and, when that answer spans nodes, once per NUMA node;
   a per-node answer wins if it holds as many pre-programmed groups (rule 1 outranks rule 2).
-- Hosts with the same multiset of classes (their *shape*) get the same answer, so each query is
-  solved once per distinct shape, then mapped onto the concrete providers of the best hosts only.
+- Hosts with the same multiset of classes (their *shape*) get the same answer; beyond that, the
+  request only sees each class through a `projection.ClassView` (which groups it serves or holds,
+  its free capacity, its NUMA node), so shapes that look alike to this request are solved once.
+  The answer is mapped onto concrete providers only for the hosts returned.
   `index.ProviderIndex` keeps hosts bucketed by shape between queries.
 """
 
@@ -31,98 +33,96 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 
 from accord.scheduler.assign import Assignment, eligibility, solve_isolate, solve_shared
-from accord.scheduler.classes import HostLayout, ProviderClass, Shape
-from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request, RequestGroup
+from accord.scheduler.classes import ClassSignature, HostLayout, Shape
+from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request
+from accord.scheduler.projection import RequestVectors, ViewShape, providers_by_view, views_on_node
+
+
+@dataclass(frozen=True)
+class Solved:
+    """The best assignment of a request onto hosts whose classes project to `views`."""
+
+    views: ViewShape
+    assignment: Assignment
+    numa_local: bool
 
 
 @dataclass(frozen=True)
 class ShapeAnswer:
-    """The best way to serve a request on any host of one shape."""
+    """A solved projection plus what differs per host shape: the capacity left afterwards."""
 
-    assignment: Assignment
-    numa_local: bool
+    solved: Solved
     free_left: int
 
     def rank_key(self, policy: Policy) -> tuple[int, int, int]:
         fit = self.free_left if policy is Policy.PACK else -self.free_left
-        return (-self.assignment.programmed, -int(self.numa_local), fit)
+        return (-self.solved.assignment.programmed, -int(self.solved.numa_local), fit)
 
     def score(self, policy: Policy) -> float:
         # fit is in [0, 1) and NUMA adds 1, so one more pre-programmed group (+2) always outranks both.
         fit = 1 / (1 + self.free_left) if policy is Policy.PACK else self.free_left / (1 + self.free_left)
-        return 2 * self.assignment.programmed + int(self.numa_local) + fit
+        return 2 * self.solved.assignment.programmed + int(self.solved.numa_local) + fit
 
 
-def _solve(shape: Sequence[ProviderClass], request: Request, policy: Policy) -> Assignment | None:
-    groups = request.groups
-    eligible = eligibility(shape, groups)
+def _solve(views: ViewShape, vectors: RequestVectors, policy: Policy) -> Assignment | None:
+    amounts = vectors.amounts
+    eligible = eligibility(views, len(amounts))
     if any(not options for options in eligible):
         return None
-    if len(groups) == 1:
-        group = groups[0]
-
-        def preference(c: int) -> tuple[bool, int]:
-            left = sum(shape[c].signature.free(rc) - n for rc, n in group.resources.items())
-            return (shape[c].signature.holds(group), -left if policy is Policy.PACK else left)
-
-        best = max(eligible[0], key=preference)
-        return Assignment(((best, 0),), int(shape[best].signature.holds(group)))
-    if request.group_policy == "isolate":
-        return solve_isolate(shape, groups, eligible, policy)
-    return solve_shared(shape, groups, eligible, policy)
+    if len(amounts) == 1:
+        best = max(eligible[0], key=lambda c: vectors.preference(views[c][0]))
+        return Assignment(((best, 0),), int(0 in views[best][0].held))
+    if vectors.request.group_policy == "isolate":
+        return solve_isolate(views, amounts, eligible, policy)
+    return solve_shared(views, amounts, eligible, policy)
 
 
-def _is_numa_local(shape: Shape, assignment: Assignment) -> bool:
-    return len({shape[c].signature.numa_node for c, _ in assignment.slots}) == 1
+def _is_numa_local(views: ViewShape, assignment: Assignment) -> bool:
+    return len({views[c][0].numa_node for c, _ in assignment.slots}) == 1
 
 
-def _solve_on_node(shape: Shape, node: int | None, request: Request, policy: Policy) -> Assignment | None:
-    kept = [c for c, cls in enumerate(shape) if cls.signature.numa_node == node]
-    found = _solve([shape[c] for c in kept], request, policy)
+def _solve_on_node(
+    views: ViewShape, node: int | None, vectors: RequestVectors, policy: Policy
+) -> Assignment | None:
+    kept = views_on_node(views, node)
+    found = _solve(tuple(views[c] for c in kept), vectors, policy)
     if found is None:
         return None
     return Assignment(tuple((kept[c], slot) for c, slot in found.slots), found.programmed)
 
 
-def requested_classes(groups: Iterable[RequestGroup]) -> set[str]:
-    return {rc for g in groups for rc in g.resources}
-
-
-def solve_shape(shape: Shape, request: Request, policy: Policy) -> ShapeAnswer | None:
-    """The best assignment of `request` onto a host of this shape, or None when it cannot fit."""
-    wanted = requested_classes(request.groups)
-    capacity = sum(cls.count * cls.signature.free(rc) for cls in shape for rc in wanted)
-    demand = sum(n for g in request.groups for n in g.resources.values())
-    if capacity < demand:
-        return None
-    free_left = capacity - demand
-    anywhere = _solve(shape, request, policy)
+def solve_views(views: ViewShape, vectors: RequestVectors, policy: Policy) -> Solved | None:
+    """The best assignment onto a host with these class views, or None when the request cannot fit."""
+    numa = vectors.request.numa
+    anywhere = _solve(views, vectors, policy)
     if anywhere is None:
         return None
-    if request.numa == "ignore" or _is_numa_local(shape, anywhere):
-        if request.numa == "require" and not _is_numa_local(shape, anywhere):
-            return None
-        return ShapeAnswer(anywhere, _is_numa_local(shape, anywhere), free_left)
+    if _is_numa_local(views, anywhere) or numa == "ignore":
+        return Solved(views, anywhere, _is_numa_local(views, anywhere))
     local: Assignment | None = None
-    for node in sorted({cls.signature.numa_node for cls in shape}, key=lambda n: -1 if n is None else n):
-        found = _solve_on_node(shape, node, request, policy)
+    for node in sorted({view.numa_node for view, _ in views}, key=lambda n: -1 if n is None else n):
+        found = _solve_on_node(views, node, vectors, policy)
         if found is not None and (local is None or found.programmed > local.programmed):
             local = found
-    if local is not None and (request.numa == "require" or local.programmed == anywhere.programmed):
-        return ShapeAnswer(local, True, free_left)
-    if request.numa == "require":
+    if local is not None and (numa == "require" or local.programmed == anywhere.programmed):
+        return Solved(views, local, True)
+    if numa == "require":
         return None
-    return ShapeAnswer(anywhere, False, free_left)
+    return Solved(views, anywhere, False)
 
 
-def materialize(layout: HostLayout, answer: ShapeAnswer, request: Request, policy: Policy) -> Candidate:
+def materialize(
+    layout: HostLayout, answer: ShapeAnswer, vectors: RequestVectors, policy: Policy
+) -> Candidate:
+    solved = answer.solved
+    pools = providers_by_view(layout, vectors, solved.views)
     allocations = []
-    for group, (c, slot) in zip(request.groups, answer.assignment.slots, strict=True):
-        provider = layout.members[c][slot]
+    for group, (c, slot) in zip(vectors.request.groups, solved.assignment.slots, strict=True):
+        provider = pools[c][slot]
         allocations.append(
             GroupAllocation(group.group_id, provider.uuid, provider.device_uuid, provider.deployable_uuid)
         )
@@ -130,9 +130,13 @@ def materialize(layout: HostLayout, answer: ShapeAnswer, request: Request, polic
         layout.name,
         answer.score(policy),
         tuple(allocations),
-        answer.assignment.programmed,
-        answer.numa_local,
+        solved.assignment.programmed,
+        solved.numa_local,
     )
+
+
+def _by_name(item: tuple[str, HostLayout, ShapeAnswer]) -> str:
+    return item[0]
 
 
 def rank_buckets(
@@ -141,29 +145,40 @@ def rank_buckets(
     limit: int | None,
     policy: Policy,
 ) -> list[Candidate]:
-    """Solve each shape once, then pick the best `limit` hosts (ties broken by host name)."""
+    """Solve once per distinct projected shape, then pick the best `limit` hosts (ties by name)."""
     if not request.groups:
         raise ValueError("a request needs at least one group")
-    by_key: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = defaultdict(list)
+    vectors = RequestVectors(request, policy)
+    solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
+    by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = defaultdict(list)
     for shape, hosts in buckets:
-        answer = solve_shape(shape, request, policy)
-        if answer is not None:
-            by_key[answer.rank_key(policy)].append((answer, hosts))
+        key, capacity = vectors.project(shape)
+        if capacity < vectors.demand:
+            continue
+        if key in solved:
+            found = solved[key]
+        else:
+            found = solved[key] = solve_views(vectors.canonical(key), vectors, policy)
+        if found is not None:
+            answer = ShapeAnswer(found, capacity - vectors.demand)
+            by_rank[answer.rank_key(policy)].append((answer, hosts))
     out: list[Candidate] = []
-    for key in sorted(by_key):
+    for rank in sorted(by_rank):
         room = None if limit is None else limit - len(out)
         if room is not None and room <= 0:
             break
-        pairs = ((layout.name, layout, answer) for answer, hosts in by_key[key] for layout in hosts)
-        by_name = lambda t: t[0]  # noqa: E731
-        chosen = sorted(pairs, key=by_name) if room is None else heapq.nsmallest(room, pairs, key=by_name)
-        out.extend(materialize(layout, answer, request, policy) for _, layout, answer in chosen)
+        pairs = ((layout.name, layout, answer) for answer, hosts in by_rank[rank] for layout in hosts)
+        chosen = sorted(pairs, key=_by_name) if room is None else heapq.nsmallest(room, pairs, key=_by_name)
+        out.extend(materialize(layout, answer, vectors, policy) for _, layout, answer in chosen)
     return out
 
 
-def bucket_by_shape(layouts: Iterable[HostLayout]) -> dict[Shape, list[HostLayout]]:
+def bucket_by_shape(
+    hosts: Iterable[Host], interned: MutableMapping[ClassSignature, ClassSignature] | None = None
+) -> dict[Shape, list[HostLayout]]:
     buckets: dict[Shape, list[HostLayout]] = defaultdict(list)
-    for layout in layouts:
+    for host in hosts:
+        layout = HostLayout.of(host, interned)
         if layout.shape:
             buckets[layout.shape].append(layout)
     return buckets
@@ -174,8 +189,7 @@ def find_candidates(
 ) -> list[Candidate]:
     """Ranked candidates for `request` over `hosts`, best first, at most `limit` of them.
 
-    Builds a throw-away shape bucketing each call; for repeated queries over a large fleet keep an
+    Buckets the hosts by shape on every call; for repeated queries over a large fleet keep an
     `index.ProviderIndex` instead.
     """
-    buckets = bucket_by_shape(HostLayout.of(h) for h in hosts)
-    return rank_buckets(buckets.items(), request, limit, policy)
+    return rank_buckets(bucket_by_shape(hosts, {}).items(), request, limit, policy)

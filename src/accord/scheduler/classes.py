@@ -13,7 +13,7 @@ solved once per shape and the answer is mapped onto each host's concrete provide
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from accord.scheduler.model import Host, Provider, RequestGroup
@@ -29,6 +29,22 @@ class ClassSignature:
     function_id: str | None
     bitstream_id: str | None
     numa_node: int | None
+
+    def __post_init__(self) -> None:
+        # Signatures are dictionary keys in every query; hash the nested tuples once, not per lookup.
+        object.__setattr__(self, "_hash", hash(self.key()))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+    def key(self) -> tuple[object, ...]:
+        return (
+            self.capacity,
+            self.traits,
+            self.function_id or "",
+            self.bitstream_id or "",
+            -1 if self.numa_node is None else self.numa_node,
+        )
 
     def free(self, resource_class: str) -> int:
         return next((free for rc, free, _ in self.capacity if rc == resource_class), 0)
@@ -71,16 +87,6 @@ def signature_of(provider: Provider) -> ClassSignature:
     )
 
 
-def _sort_key(signature: ClassSignature) -> tuple[object, ...]:
-    return (
-        signature.capacity,
-        signature.traits,
-        signature.function_id or "",
-        signature.bitstream_id or "",
-        -1 if signature.numa_node is None else signature.numa_node,
-    )
-
-
 @dataclass(frozen=True)
 class HostLayout:
     """A host's shape plus, per class (in shape order), its providers sorted by uuid."""
@@ -90,15 +96,17 @@ class HostLayout:
     members: tuple[tuple[Provider, ...], ...]
 
     @classmethod
-    def of(cls, host: Host) -> HostLayout:
+    def of(
+        cls, host: Host, interned: MutableMapping[ClassSignature, ClassSignature] | None = None
+    ) -> HostLayout:
+        """`interned` shares one signature object among hosts, so lookups hit on identity."""
         by_signature: dict[ClassSignature, list[Provider]] = defaultdict(list)
         for provider in host.usable_providers():
-            by_signature[signature_of(provider)].append(provider)
-        ordered = sorted(by_signature, key=_sort_key)
+            signature = signature_of(provider)
+            if interned is not None:
+                signature = interned.setdefault(signature, signature)
+            by_signature[signature].append(provider)
+        ordered = sorted(by_signature, key=ClassSignature.key)
         shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
         members = tuple(tuple(sorted(by_signature[sig], key=lambda p: p.uuid)) for sig in ordered)
         return cls(host.name, shape, members)
-
-
-def layouts(hosts: Iterable[Host]) -> list[HostLayout]:
-    return [HostLayout.of(h) for h in hosts]

@@ -6,16 +6,20 @@ when a host is deleted; it holds no locks of its own and is not the source of tr
 it returns is only a proposal that the store claims in a transaction (generation check), retrying
 on a fresh query if the claim loses a race.
 
-Cost of a query: one solve per distinct shape (see `candidates`), plus a partial sort of the host
-names in the winning buckets. Cost of an update: rebuilding one host's layout.
+Cost of a query: projecting each distinct shape onto the request (a few dictionary lookups), one
+solve per distinct projection (see `candidates`), and a partial sort of the host names in the
+winning buckets. Cost of an update: rebuilding one host's layout. Class signatures are interned
+(one object per distinct signature, held weakly so signatures no host has any more go away), so
+the per-query memo of class views hits on identity.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from accord.scheduler.candidates import rank_buckets
-from accord.scheduler.classes import HostLayout, Shape
+from accord.scheduler.classes import ClassSignature, HostLayout, Shape
 from accord.scheduler.model import Candidate, Host, Policy, Request
 
 
@@ -23,6 +27,9 @@ class ProviderIndex:
     def __init__(self, hosts: Iterable[Host] = ()) -> None:
         self._layouts: dict[str, HostLayout] = {}
         self._buckets: dict[Shape, dict[str, HostLayout]] = {}
+        self._signatures: weakref.WeakValueDictionary[ClassSignature, ClassSignature] = (
+            weakref.WeakValueDictionary()
+        )
         for host in hosts:
             self.upsert_host(host)
 
@@ -38,7 +45,7 @@ class ProviderIndex:
 
     def upsert_host(self, host: Host) -> None:
         self.remove_host(host.name)
-        layout = HostLayout.of(host)
+        layout = HostLayout.of(host, self._signatures)
         self._layouts[host.name] = layout
         if layout.shape:  # a lost host or one with nothing usable is remembered but never offered
             self._buckets.setdefault(layout.shape, {})[host.name] = layout

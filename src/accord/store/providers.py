@@ -149,9 +149,13 @@ def choose_deployables(
                 f"No host has room for profile {instance_arqs[0].profile.name!r} "
                 f"({len(instance_arqs)} accelerator requests)."
             )
-        # Concurrent binds would all pick the same best candidate and fight over it; picking at
-        # random among the equally good ones spreads them without giving up the ranking.
-        best = [c for c in found if c.score == found[0].score]
+        # Concurrent binds would all pick the same best candidate and fight over it. Picking at
+        # random among the top ones that are as good on what matters (function already loaded,
+        # NUMA locality) spreads them; only the pack/spread tie-break is loosened.
+        top = found[0]
+        best = [
+            c for c in found if (c.programmed_groups, c.numa_local) == (top.programmed_groups, top.numa_local)
+        ]
         by_group = {g.group_id: g.deployable_uuid for g in random.choice(best).groups}
         deployables = {
             d.uuid: d
