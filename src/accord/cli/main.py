@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 
 from accord.cli import resources
 from accord.cli.client import Client
+from accord.cli.logs import setup_logging
 from accord.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Accord: managed accelerators with a Cyborg v2-compatible API.", no_args_is_help=True)
@@ -80,7 +80,7 @@ def serve(
     from accord.api.app import create_app
 
     settings = settings_or_exit(config, address=address, port=port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     _prepare(settings)
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
     if workers > 1:
@@ -104,16 +104,54 @@ def serve(
 def up(
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
-    demo: Annotated[
-        bool, typer.Option(help="Add simulated hosts built from the bundled sysfs fixtures")
-    ] = False,
 ) -> None:
     """Server and a local agent in one process, on SQLite in the data directory."""
     from accord.cli.up import run_up
 
     settings = settings_or_exit(config, port=port)
     _prepare(settings)
-    run_up(settings, demo=demo)
+    run_up(settings)
+
+
+@app.command()
+def agent(
+    server: Annotated[str, typer.Option(help="Accord API URL")],
+    host: Annotated[str, typer.Option(help="This host's name, as Nova/Placement know it")],
+    sysfs_root: Annotated[Path, typer.Option(help="Where sysfs is (fixtures in tests, / on hosts)")] = Path(
+        "/"
+    ),
+    token: Annotated[str | None, typer.Option(help="Agent token bound to this host (ACCORD_TOKEN)")] = None,
+    once: Annotated[bool, typer.Option(help="Discover, report and exit (bare-metal ramdisk)")] = False,
+    simulate: Annotated[bool, typer.Option(help="Perform operations inside the sysfs root")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between full reports")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Attempts before giving up on the server")] = 5,
+) -> None:
+    """The host agent: discover devices, report them, carry out queued operations."""
+    import os
+
+    from accord.agent.reporter import ServerRefused, ServerUnreachable
+    from accord.agent.runner import AgentOptions, build_agent
+
+    setup_logging()
+    options = AgentOptions(
+        server=server,
+        hostname=host,
+        sysfs_root=sysfs_root,
+        token=token or os.environ.get("ACCORD_TOKEN") or None,
+        simulate=simulate,
+        interval_s=interval,
+        retries=retries,
+    )
+    runner = build_agent(options)
+    if once:
+        try:
+            result = runner.run_once()
+        except (ServerUnreachable, ServerRefused) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
+        typer.echo(f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped")
+        return
+    runner.run_forever()
 
 
 @token_app.command("create")

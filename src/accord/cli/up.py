@@ -1,19 +1,61 @@
-"""`accord up`: the embedded all-in-one — server plus a local agent in one process."""
+"""`accord up`: the embedded all-in-one — server plus a local agent in one process.
+
+The server runs under uvicorn in the main thread; the agent runs in a daemon thread and talks
+to it over loopback HTTP exactly as a remote agent would.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
 
 import typer
 import uvicorn
 
 from accord.api.app import create_app
+from accord.cli.logs import setup_logging
 from accord.config import Settings
 
+log = logging.getLogger(__name__)
 
-def run_up(settings: Settings, demo: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+def _wait_for_port(address: str, port: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((address, port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_agents(settings: Settings) -> list[str]:
+    from accord.agent.runner import AgentOptions, start_agent_thread
+
+    url = f"http://{settings.address}:{settings.port}"
+    hostname = socket.gethostname()
+    start_agent_thread(AgentOptions(server=url, hostname=hostname))
+    return [hostname]
+
+
+def run_up(settings: Settings) -> None:
+    setup_logging()
     app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.address, port=settings.port, log_level="warning")
+    )
+
+    def agents_when_ready() -> None:
+        if not _wait_for_port(settings.address, settings.port):
+            log.error("server did not start listening; no local agent started")
+            return
+        hosts = _start_agents(settings)
+        typer.echo(f"local agents reporting: {', '.join(hosts)}")
+
+    threading.Thread(target=agents_when_ready, name="accord-agents", daemon=True).start()
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port}")
     typer.echo(f"data directory: {settings.data_dir} (database {settings.effective_database_url})")
-    uvicorn.run(app, host=settings.address, port=settings.port, log_level="warning")
+    server.run()

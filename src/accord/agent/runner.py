@@ -1,0 +1,51 @@
+"""Assemble an agent from options: drivers, executor, reporter, loop. Used by `accord agent`
+and by `accord up` (which runs agents in threads)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from accord.agent.executor import Executor
+from accord.agent.loop import Agent
+from accord.agent.reporter import Reporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    server: str
+    hostname: str
+    sysfs_root: Path = Path("/")
+    token: str | None = None
+    simulate: bool = False
+    interval_s: float = 60.0
+    heartbeat_s: float = 15.0
+    poll_s: float = 2.0
+    retries: int = 5
+
+
+def build_agent(options: AgentOptions) -> Agent:
+    from accord.agent.drivers import all_drivers, discover_host
+
+    drivers = all_drivers(simulate=options.simulate)
+    reporter = Reporter(options.server, options.hostname, options.token, retries=options.retries)
+    executor = Executor(options.sysfs_root, drivers, options.hostname, reporter.download_image)
+    return Agent(
+        options.hostname,
+        lambda: discover_host(options.sysfs_root, drivers),
+        reporter,
+        interval_s=options.interval_s,
+        heartbeat_s=options.heartbeat_s,
+        execute=executor.execute,
+        poll_s=options.poll_s,
+    )
+
+
+def start_agent_thread(options: AgentOptions) -> Agent:
+    agent = build_agent(options)
+    threading.Thread(target=agent.run_forever, name=f"agent-{options.hostname}", daemon=True).start()
+    return agent
