@@ -31,6 +31,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/binds.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
