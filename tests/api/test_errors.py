@@ -76,3 +76,40 @@ def test_errors_are_json_with_error_message_only(api: Api) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/json"
     assert list(r.json()) == ["error_message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"device_profile_name": "\u0000"},
+        {"device_profile_name": "dp", "device_profile_group_id": 0, "extra": ["a\u0000b"]},
+        {"device_profile_name\u0000": "dp"},
+    ],
+)
+def test_nul_in_a_json_string_is_400_on_every_store(api: Api, body: dict[str, object]) -> None:
+    """PostgreSQL cannot store NUL; both stores must refuse it the same way, before any query."""
+    r = api.post("/v2/accelerator_requests", json=body)
+    assert r.status_code == 400
+    assert "NUL" in r.json()["error_message"]
+
+
+def test_escaped_backslash_u0000_is_not_a_nul(api: Api) -> None:
+    # The six characters \u0000 inside a string are legal text, not a NUL.
+    r = api.post("/v2/device_profiles", json=[{"name": "a", "description": "a\\u0000", "groups": [GROUP]}])
+    assert r.status_code == 201, r.text
+    assert api.get("/v2/device_profiles").json()["device_profiles"][0]["description"] == "a\\u0000"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/device_profiles?name=%00", "/v2/device_profiles/a%00b", "/v2/devices?hostname=x%00"]
+)
+def test_nul_in_the_url_is_400(api: Api, path: str) -> None:
+    r = api.get(path)
+    assert r.status_code == 400
+    assert "NUL" in r.json()["error_message"]
+
+
+def test_nul_request_stores_nothing(api: Api) -> None:
+    r = api.post("/v2/device_profiles", json=[{"name": "x\u0000", "groups": [GROUP]}])
+    assert r.status_code == 400
+    assert api.get("/v2/device_profiles").json() == {"device_profiles": []}

@@ -3,6 +3,7 @@ is in Cyborg's format. Runs in-process on both databases, with a host and a prof
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -30,7 +31,12 @@ def test_no_input_causes_a_server_error(
     operation = schema[path][method]
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(
+        max_examples=int(os.environ.get("ACCORD_FUZZ_EXAMPLES", "25")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=os.environ.get("ACCORD_FUZZ_RANDOM") is None,
+    )
     def run(case: Any) -> None:
         response = case.call(headers=CALLER)
         assert response.status_code < 500, (

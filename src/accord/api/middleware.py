@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 
@@ -78,6 +79,18 @@ class AccordMiddleware:
                 await send_error(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
                 return
             receive = self._limited(receive)
+            if _has_nul_in_url(scope):
+                await send_error(send, 400, NUL_MESSAGE)
+                return
+            try:
+                body, more = await _read_small_body(receive)
+            except _BodyTooLarge:
+                await send_error(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
+                return
+            if _has_nul_in_json(body):
+                await send_error(send, 400, NUL_MESSAGE)
+                return
+            receive = _replay(body, more, receive)
         if not (path == "/v2" or path.startswith("/v2/")):
             await self.app(scope, receive, send)
             return
@@ -114,6 +127,64 @@ class AccordMiddleware:
             return message
 
         return limited_receive
+
+
+# PostgreSQL text cannot hold NUL and no name, uuid or trait legitimately contains one;
+# refusing it at the edge keeps both stores answering the same way.
+NUL_MESSAGE = "The request contains a NUL character (\\u0000), which no field may hold."
+
+
+def _has_nul_in_url(scope: Scope) -> bool:
+    # scope["path"] is already percent-decoded by the server; the query string is raw.
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query)
+
+
+def _has_nul_in_json(body: bytes) -> bool:
+    if b"\x00" in body:
+        return True
+    if b"\\u0000" not in body:
+        return False
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False  # malformed JSON gets its own 400 from the handler
+    return _contains_nul(document)
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+async def _read_small_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body of a size-limited request; `more` is False once the client is done."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return replay
 
 
 class _BodyTooLarge(HTTPException):

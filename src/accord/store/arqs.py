@@ -68,8 +68,14 @@ def list_arqs(
     return arqs
 
 
-def get_arq(session: Session, ctx: RequestContext, arq_uuid: str) -> AcceleratorRequest:
+def get_arq(
+    session: Session, ctx: RequestContext, arq_uuid: str, for_update: bool = False
+) -> AcceleratorRequest:
+    """One ARQ the caller may see; `for_update` locks the row (PostgreSQL) so concurrent
+    patches of the same ARQ serialise."""
     query = select(AcceleratorRequest).where(AcceleratorRequest.uuid == arq_uuid.lower())
+    if for_update:
+        query = query.with_for_update(of=AcceleratorRequest)
     scope = visible(ctx)
     if scope is not None:
         query = query.where(scope)
@@ -82,22 +88,7 @@ def get_arq(session: Session, ctx: RequestContext, arq_uuid: str) -> Accelerator
 def get_arqs_for_update(
     session: Session, ctx: RequestContext, arq_uuids: Sequence[str]
 ) -> list[AcceleratorRequest]:
-    """Lock the rows (PostgreSQL) so concurrent patches of the same ARQ serialise."""
-    found: list[AcceleratorRequest] = []
-    for arq_uuid in arq_uuids:
-        query = (
-            select(AcceleratorRequest)
-            .where(AcceleratorRequest.uuid == arq_uuid.lower())
-            .with_for_update(of=AcceleratorRequest)
-        )
-        scope = visible(ctx)
-        if scope is not None:
-            query = query.where(scope)
-        arq = session.scalars(query).unique().one_or_none()
-        if arq is None:
-            raise NotFound(f"Accelerator request {arq_uuid} could not be found.")
-        found.append(arq)
-    return found
+    return [get_arq(session, ctx, arq_uuid, for_update=True) for arq_uuid in arq_uuids]
 
 
 def require_service_for_bound(ctx: RequestContext, arqs: Sequence[AcceleratorRequest]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,13 +30,21 @@ def list_devices(
     return list(session.scalars(query))
 
 
+Row = TypeVar("Row", Device, Deployable, Attribute)
+
+
+def find_by_uuid(session: Session, model: type[Row], ident: str, what: str) -> Row:
+    """A row by its uuid; anything that is not one of ours (or not a uuid at all) is a 404."""
+    row = None
+    if looks_like_uuid(ident):
+        row = session.scalar(select(model).where(model.uuid == ident.lower()))
+    if row is None:
+        raise NotFound(f"{what} {ident} could not be found.")
+    return row
+
+
 def get_device(session: Session, device_uuid: str) -> Device:
-    device = None
-    if looks_like_uuid(device_uuid):
-        device = session.scalar(select(Device).where(Device.uuid == device_uuid.lower()))
-    if device is None:
-        raise NotFound(f"Device {device_uuid} could not be found.")
-    return device
+    return find_by_uuid(session, Device, device_uuid, "Device")
 
 
 def set_device_status(session: Session, device_uuid: str, status: str) -> Device:
@@ -52,12 +62,7 @@ def list_deployables(session: Session) -> list[Deployable]:
 
 
 def get_deployable(session: Session, ident: str) -> Deployable:
-    deployable = None
-    if looks_like_uuid(ident):
-        deployable = session.scalar(select(Deployable).where(Deployable.uuid == ident.lower()))
-    if deployable is None:
-        raise NotFound(f"Deployable {ident} could not be found.")
-    return deployable
+    return find_by_uuid(session, Deployable, ident, "Deployable")
 
 
 def resolve_deployable_ref(session: Session, ref: object) -> Deployable:
@@ -84,12 +89,7 @@ def list_attributes(
 
 
 def get_attribute(session: Session, attribute_uuid: str) -> Attribute:
-    attribute = None
-    if looks_like_uuid(attribute_uuid):
-        attribute = session.scalar(select(Attribute).where(Attribute.uuid == attribute_uuid.lower()))
-    if attribute is None:
-        raise NotFound(f"Attribute {attribute_uuid} could not be found.")
-    return attribute
+    return find_by_uuid(session, Attribute, attribute_uuid, "Attribute")
 
 
 def deployable_uuids(session: Session, ids: set[int]) -> dict[int, str]:
