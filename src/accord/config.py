@@ -36,6 +36,7 @@ class Settings:
     port: int = 6666
     max_body_bytes: int = 1024 * 1024  # JSON bodies; image uploads have their own limit
     max_image_bytes: int = 8 * 1024**3
+    require_signatures: bool = False  # approve only images with a signature from a trusted key
     host_lost_after_s: float = 120.0
     bind_timeout_s: float = 300.0
     nova_event_retries: int = 3

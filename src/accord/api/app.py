@@ -22,13 +22,16 @@ from accord.api.routes import (
     accelerator_requests,
     allocation_candidates,
     attributes,
+    audit_events,
     deployables,
     device_profiles,
     devices,
     hosts,
+    images,
     operations,
     program,
     quotas,
+    trusted_keys,
     versions,
 )
 from accord.api.schemas import install_openapi
@@ -87,6 +90,19 @@ ROUTES: list[Route] = [
     Route("DELETE", "/v2/quotas/{project_id}/{resource_class}", quotas.delete, 204),
     Route("GET", "/v2/operations", operations.list_),
     Route("GET", "/v2/operations/{operation_uuid}", operations.show),
+    Route("GET", "/v2/images", images.list_),
+    Route("POST", "/v2/images", images.create, 201),
+    Route("GET", "/v2/images/{image_uuid}", images.show),
+    Route("DELETE", "/v2/images/{image_uuid}", images.delete, 204),
+    Route("PUT", "/v2/images/{image_uuid}/file", images.upload, summary="Upload the image's bytes"),
+    Route("GET", "/v2/images/{image_uuid}/file", images.download, summary="Download the image's bytes"),
+    Route("POST", "/v2/images/{image_uuid}/approve", images.approve),
+    Route("POST", "/v2/images/{image_uuid}/reject", images.reject),
+    Route("GET", "/v2/trusted_keys", trusted_keys.list_),
+    Route("POST", "/v2/trusted_keys", trusted_keys.create, 201),
+    Route("GET", "/v2/trusted_keys/{ident}", trusted_keys.show),
+    Route("DELETE", "/v2/trusted_keys/{ident}", trusted_keys.delete, 204),
+    Route("GET", "/v2/audit_events", audit_events.list_),
 ]
 
 

@@ -84,6 +84,17 @@ RULES: dict[str, Check] = {
     "quota:get": project_reader_or_admin,
     "quota:set": admin,
     "host:report": any_of(agent, admin),
+    "image:get": admin,
+    "image:create": admin,
+    "image:upload": admin,
+    "image:approve": admin,
+    "image:delete": admin,
+    # Agents fetch the images they are told to program; nobody else but admins reads bytes.
+    "image:download": any_of(agent, admin),
+    "trusted_key:get": admin,
+    "trusted_key:create": admin,
+    "trusted_key:delete": admin,
+    "audit_event:get": admin,
 }
 
 

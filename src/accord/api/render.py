@@ -10,11 +10,14 @@ from accord.domain.arq import ARQState
 from accord.store.models import (
     AcceleratorRequest,
     Attribute,
+    AuditEvent,
     Deployable,
     Device,
     DeviceProfile,
     Host,
+    Image,
     Operation,
+    TrustedKey,
 )
 
 
@@ -145,4 +148,57 @@ def operation(base: str, row: Operation, device_uuid: str | None) -> dict[str, A
         "result": row.result,
         **_stamps(row),
         "links": self_link(base, "operations", row.uuid),
+    }
+
+
+def image(base: str, row: Image) -> dict[str, Any]:
+    parsed = dict(row.parsed or {})
+    parsed.pop("declared_sha256", None)
+    return {
+        "uuid": row.uuid,
+        "name": row.name,
+        "kind": row.kind,
+        "vendor": row.vendor,
+        "version": row.version,
+        "function_id": row.function_id,
+        "interface_id": parsed.get("interface_id"),
+        "state": row.state,
+        "sha256": row.sha256,
+        "size": row.size,
+        "signed": bool(row.signature),
+        "signature": row.signature,
+        "properties": row.properties or {},
+        "parsed": parsed,
+        "reject_reason": row.reject_reason,
+        "owner": row.owner,
+        "file": f"{base}/v2/images/{row.uuid}/file",
+        "links": self_link(base, "images", row.uuid),
+        **_stamps(row),
+    }
+
+
+def trusted_key(base: str, row: TrustedKey) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "name": row.name,
+        "public_key": row.public_key,
+        "fingerprint": row.fingerprint,
+        "links": self_link(base, "trusted_keys", row.uuid),
+        **_stamps(row),
+    }
+
+
+def audit_event(row: AuditEvent) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "at": timestamp(row.at),
+        "user_id": row.user_id,
+        "project_id": row.project_id,
+        "action": row.action,
+        "target_type": row.target_type,
+        "target_uuid": row.target_uuid,
+        "device_uuid": row.device_uuid,
+        "image_sha256": row.image_sha256,
+        "outcome": row.outcome,
+        "detail": row.detail or {},
     }

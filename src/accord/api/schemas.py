@@ -53,6 +53,29 @@ class QuotaLimit(BaseModel):
     limit: int = Field(ge=0, le=1_000_000)
 
 
+class ImageCreate(BaseModel):
+    name: str = Field(max_length=255)
+    kind: Literal["bitstream", "firmware"]
+    vendor: str | None = Field(default=None, max_length=64)
+    version: str | None = Field(default=None, max_length=128, description="Required for firmware")
+    function_id: str | None = Field(default=None, description="AFU / accelerator type uuid or xclbin uuid")
+    interface_id: str | None = Field(default=None, description="PR interface uuid the image is built for")
+    target: str | None = Field(default=None, description="Interface uuid, platform VBNV or part name")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    signature: str | None = Field(default=None, description="base64 ed25519 signature over the sha256 digest")
+    properties: dict[str, str] = Field(default_factory=dict)
+    uuid: str | None = None
+
+
+class ImageReject(BaseModel):
+    reason: str = Field(max_length=1024)
+
+
+class TrustedKeyCreate(BaseModel):
+    name: str = Field(max_length=255)
+    public_key: str = Field(description="ed25519 public key: PEM, OpenSSH or base64 of the raw 32 bytes")
+
+
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("PUT", "/v2/quotas/{project_id}/{resource_class}"): QuotaLimit,
     ("POST", "/v2/device_profiles"): DeviceProfileCreate,
@@ -62,6 +85,9 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/v2/attributes"): AttributeCreate,
     ("POST", "/v2/hosts/{hostname}/inventory"): InventorySnapshot,
     ("POST", "/v2/hosts/{hostname}/heartbeat"): Heartbeat,
+    ("POST", "/v2/images"): ImageCreate,
+    ("POST", "/v2/images/{image_uuid}/reject"): ImageReject,
+    ("POST", "/v2/trusted_keys"): TrustedKeyCreate,
 }
 
 REF = "#/components/schemas/{model}"

@@ -71,9 +71,17 @@ class Client:
             headers.update({"X-Project-Id": self.project, "X-User-Id": "accord-cli", "X-Roles": self.roles})
         return headers
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        extra_headers: dict[str, str] | None = None,
+        timeout: float | None = 60,
+        **kwargs: Any,
+    ) -> Any:
+        headers = {**self.headers(), **(extra_headers or {})}
         try:
-            response = httpx.request(method, self.url + path, headers=self.headers(), timeout=60, **kwargs)
+            response = httpx.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
             err_console.print(f"[red]cannot reach Accord at {self.url}: {exc}[/red]")
             raise typer.Exit(EXIT_SERVER) from exc

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from accord.cli import resources
+from accord.cli import catalog, resources
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.config import ConfigError, Settings, load_settings
@@ -25,6 +25,9 @@ app.add_typer(resources.attribute_app, name="attribute")
 app.add_typer(resources.host_app, name="host")
 app.add_typer(resources.operation_app, name="operation")
 app.add_typer(resources.quota_app, name="quota")
+app.add_typer(catalog.image_app, name="image")
+app.add_typer(catalog.key_app, name="key")
+app.add_typer(catalog.audit_app, name="audit")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file with an [accord] table")]
 

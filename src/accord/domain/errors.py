@@ -68,3 +68,9 @@ class Locked(AccordError):
     """Cyborg's 423: an instance's ARQs are not all resolved yet."""
 
     status = 423
+
+
+class TooLarge(AccordError):
+    """A body or an uploaded image past its configured size limit."""
+
+    status = 413

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.domain.errors import BadState, InvalidInput, NotFound
+from accord.store import audit
 from accord.store.models import Operation, utcnow
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
@@ -119,6 +120,8 @@ def finish_operation(
     completion = completions.get(operation.kind)
     if completion is not None:
         completion(session, operation)
+    # After the completion: it may turn a "succeeded" with a wrong read-back into a failure.
+    audit.record_operation(session, operation, f"agent:{operation.hostname}")
 
 
 def expire_leases(session: Session, completions: dict[str, Completion]) -> Sequence[Operation]:
@@ -143,6 +146,7 @@ def expire_leases(session: Session, completions: dict[str, Completion]) -> Seque
         completion = completions.get(operation.kind)
         if completion is not None:
             completion(session, operation)
+        audit.record_operation(session, operation, "accord-reconciler")
     return expired
 
 

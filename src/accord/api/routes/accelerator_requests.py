@@ -7,15 +7,17 @@ from typing import Any
 from fastapi import Body, Depends, Request, Response
 
 from accord.api import render
+from accord.api.auditing import refusals_audited
 from accord.api.microversions import PROJECT_ID_ON_BIND, Version
 from accord.api.policy import authorize, require_service
-from accord.api.state import app_state, base_url, context, microversion
-from accord.domain.arq import parse_patch
+from accord.api.state import AppState, app_state, base_url, context, microversion
+from accord.domain.arq import PatchPlan, parse_patch
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import canonical_uuid
 from accord.domain.errors import Forbidden, InvalidInput, NotAcceptable, NotFound
 from accord.store import arqs as arq_store
-from accord.store.binding import bind_arqs, unbind_arqs
+from accord.store import audit
+from accord.store.binding import BindResult, bind_arqs, unbind_arqs
 
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
@@ -90,17 +92,32 @@ def _apply_patch(request: Request, body: Any, ctx: RequestContext, version: Vers
             raise Forbidden("Only admins may set /project_id when binding.")
     require_service(ctx, "Binding or unbinding accelerator requests")
     state = app_state(request)
+    arqs = [b.arq_uuid for b in plan.binds] or [u.arq_uuid for u in plan.unbinds]
+    action = "arq.bind" if plan.binds else "arq.unbind"
+    with refusals_audited(
+        state, ctx, action, "accelerator_request", arqs[0] if len(arqs) == 1 else None, arqs=arqs
+    ):
+        result = _bind_or_unbind(state, ctx, plan)
+    if plan.binds:
+        state.notify_resolved(result.resolved)
+    return Response(status_code=202)
+
+
+def _bind_or_unbind(state: AppState, ctx: RequestContext, plan: PatchPlan) -> BindResult:
+    result = BindResult()
     with state.db.write() as session:
         if plan.binds:
             result = bind_arqs(
                 session, ctx, plan.binds, state.preparers, state.chooser, skip_locked=not state.db.is_sqlite
             )
+            for arq in [*result.resolved, *result.pending]:
+                audit.record_arq(session, ctx, "arq.bind", arq)
         else:
             rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
+            for arq in rows:
+                audit.record_arq(session, ctx, "arq.unbind", arq, "success")
             unbind_arqs(session, rows)
-    if plan.binds:
-        state.notify_resolved(result.resolved)
-    return Response(status_code=202)
+    return result
 
 
 def patch_one(
@@ -136,6 +153,8 @@ def delete(
         else:
             require_service(ctx, "Deleting the accelerator requests of an instance")
             rows = arq_store.list_arqs(session, ctx, canonical_uuid(instance, "instance"))
+        for arq in rows:
+            audit.record_arq(session, ctx, "arq.delete", arq, "success")
         unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
         arq_store.delete_rows(session, rows)
     return Response(status_code=204)

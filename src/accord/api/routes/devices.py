@@ -8,11 +8,12 @@ from fastapi import Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from accord.api import render
+from accord.api.auditing import refusals_audited
 from accord.api.microversions import DEVICE_STATUS, Version
 from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context, microversion
 from accord.domain.context import RequestContext
-from accord.store import hardware
+from accord.store import audit, hardware
 from accord.store.firmware import request_flash
 
 
@@ -47,6 +48,10 @@ def _set_status(request: Request, device_uuid: str, ctx: RequestContext, status:
     authorize(ctx, "device:disable" if status == "maintaining" else "device:enable")
     with app_state(request).db.write() as session:
         hardware.set_device_status(session, device_uuid, status)
+        action = "device.disable" if status == "maintaining" else "device.enable"
+        audit.record(
+            session, ctx, action, "device", device_uuid.lower(), "success", device_uuid=device_uuid.lower()
+        )
     return Response(status_code=200)
 
 
@@ -80,7 +85,25 @@ def flash_firmware(
     request: Request, device_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
 ) -> Any:
     authorize(ctx, "device:firmware")
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    with (
+        refusals_audited(state, ctx, "device.firmware", "device", device_uuid),
+        state.db.write() as session,
+    ):
         device = hardware.get_device(session, device_uuid)
         operation = request_flash(session, device, body, ctx.user_id)
+        audit.record(
+            session,
+            ctx,
+            "device.firmware",
+            "device",
+            device.uuid,
+            "started",
+            device_uuid=device.uuid,
+            image_sha256=operation.params.get("sha256"),
+            image_uuid=operation.params.get("image_uuid"),
+            operation_uuid=operation.uuid,
+            version=operation.params.get("version"),
+            previous_version=operation.params.get("previous_version"),
+        )
         return JSONResponse(render.operation(base_url(request), operation, device.uuid), status_code=202)

@@ -11,12 +11,13 @@ from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from accord.api import render
+from accord.api.auditing import refusals_audited
 from accord.api.policy import authorize
 from accord.api.routes.deployables import render_deployables
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import Conflict, InvalidInput
-from accord.store import hardware
+from accord.store import audit, hardware
 from accord.store.models import Operation
 from accord.store.programming import request_admin_program
 
@@ -48,10 +49,27 @@ def program(
     authorize(ctx, "deployable:program")
     image_uuid = _image_uuid(body)
     state = app_state(request)
-    with state.db.write() as session:
+    with (
+        refusals_audited(
+            state, ctx, "deployable.program", "deployable", deployable_uuid, image_uuid=image_uuid
+        ),
+        state.db.write() as session,
+    ):
         deployable = hardware.get_deployable(session, deployable_uuid)
         operation = request_admin_program(session, deployable, image_uuid, ctx.user_id)
         operation_id = operation.id
+        audit.record(
+            session,
+            ctx,
+            "deployable.program",
+            "deployable",
+            deployable.uuid,
+            "started",
+            device_uuid=deployable.device.uuid,
+            image_sha256=operation.params.get("sha256"),
+            image_uuid=image_uuid,
+            operation_uuid=operation.uuid,
+        )
     deadline = time.monotonic() + state.settings.program_wait_s
     while time.monotonic() < deadline:
         with state.db.read() as session:

@@ -1,0 +1,46 @@
+"""/v2/trusted_keys: the ed25519 keys whose image signatures Accord accepts (admin only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from accord.api import render
+from accord.api.policy import authorize
+from accord.api.state import app_state, base_url, context
+from accord.domain.context import RequestContext
+from accord.store import audit, keys
+
+
+def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
+    authorize(ctx, "trusted_key:create")
+    with app_state(request).db.write() as session:
+        row = keys.add_key(session, body)
+        audit.record(session, ctx, "key.add", "trusted_key", row.uuid, "success", fingerprint=row.fingerprint)
+        return JSONResponse(render.trusted_key(base_url(request), row), status_code=201)
+
+
+def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
+    authorize(ctx, "trusted_key:get")
+    with app_state(request).db.read() as session:
+        base = base_url(request)
+        return {"trusted_keys": [render.trusted_key(base, r) for r in keys.list_keys(session)]}
+
+
+def show(request: Request, ident: str, ctx: RequestContext = Depends(context)) -> Any:
+    authorize(ctx, "trusted_key:get")
+    with app_state(request).db.read() as session:
+        return render.trusted_key(base_url(request), keys.get_key(session, ident))
+
+
+def delete(request: Request, ident: str, ctx: RequestContext = Depends(context)) -> Response:
+    authorize(ctx, "trusted_key:delete")
+    with app_state(request).db.write() as session:
+        row = keys.get_key(session, ident)
+        audit.record(
+            session, ctx, "key.delete", "trusted_key", row.uuid, "success", fingerprint=row.fingerprint
+        )
+        session.delete(row)
+    return Response(status_code=204)
