@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.images.signatures import SignatureError, verify_signature
 
 # Download an image by uuid into a path; returns the sha256 of the bytes received.
 Fetch = Callable[[str, Path], str]
@@ -40,6 +39,9 @@ def fetch_verified(
             "not using it"
         )
     if signature:
+        # Imported here: most agents never see a signed image, and cryptography costs ~10 MiB.
+        from accord.images.signatures import SignatureError, verify_signature
+
         try:
             verify_signature(keys, sha256, signature)
         except SignatureError as exc:

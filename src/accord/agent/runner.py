@@ -26,12 +26,15 @@ class AgentOptions:
     heartbeat_s: float = 15.0
     poll_s: float = 2.0
     retries: int = 5
+    passthrough: tuple[str, ...] = ()  # generic PCI allow-list: vendor:product, vendor:*, class:HEX
+    physnets: tuple[tuple[str, str], ...] = ()  # (PF address or netdev name, physnet)
 
 
 def build_agent(options: AgentOptions) -> Agent:
-    from accord.agent.drivers import all_drivers, discover_host
+    from accord.agent.drivers import DriverConfig, all_drivers, discover_host
 
-    drivers = all_drivers(simulate=options.simulate)
+    config = DriverConfig(passthrough=options.passthrough, physnets=dict(options.physnets))
+    drivers = all_drivers(options.sysfs_root, options.simulate, config)
     reporter = Reporter(options.server, options.hostname, options.token, retries=options.retries)
     executor = Executor(options.sysfs_root, drivers, options.hostname, reporter.download_image)
     return Agent(

@@ -128,6 +128,16 @@ def agent(
     simulate: Annotated[bool, typer.Option(help="Perform operations inside the sysfs root")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between full reports")] = 60.0,
     retries: Annotated[int, typer.Option(help="Attempts before giving up on the server")] = 5,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Report this PCI device through the generic family: vendor:product, vendor:* or class:HEX"
+        ),
+    ] = None,
+    physnet: Annotated[
+        list[str] | None,
+        typer.Option(help="Physical network of an SR-IOV NIC: PF_ADDRESS_OR_IFNAME=PHYSNET"),
+    ] = None,
 ) -> None:
     """The host agent: discover devices, report them, carry out queued operations."""
     import os
@@ -136,6 +146,13 @@ def agent(
     from accord.agent.runner import AgentOptions, build_agent
 
     setup_logging()
+    physnets = []
+    for item in physnet or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            typer.secho(f"error: --physnet {item!r} is not NIC=PHYSNET", fg="red", err=True)
+            raise typer.Exit(2)
+        physnets.append((key, value))
     options = AgentOptions(
         server=server,
         hostname=host,
@@ -144,8 +161,14 @@ def agent(
         simulate=simulate,
         interval_s=interval,
         retries=retries,
+        passthrough=tuple(allow or ()),
+        physnets=tuple(physnets),
     )
-    runner = build_agent(options)
+    try:
+        runner = build_agent(options)
+    except ValueError as exc:  # a bad allow-list entry
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     if once:
         try:
             result = runner.run_once()

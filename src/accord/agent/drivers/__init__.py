@@ -3,44 +3,80 @@
 `discover_host` runs every driver and never lets one failing driver (or one device it cannot
 read) hide the rest of the host: a driver that raises is skipped with the reason logged and
 returned, and a device claimed by an earlier (more specialised) driver is not reported twice.
-
-No driver family is registered yet (the sysfs drivers are the host-agent issue's work), so an
-agent today reports an empty host, heartbeats, and carries out operations for nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from accord.agent.drivers.base import Driver, OperationNotSupported
+from accord.agent.drivers.base import Driver, DriverConfig, OperationNotSupported
+from accord.agent.hostio import HostIO, KernelIO
+from accord.agent.sysfs import one_scan
 from accord.schemas.inventory import DeviceReport
 
-__all__ = ["Driver", "OperationNotSupported", "all_drivers", "discover_host"]
+__all__ = ["Driver", "DriverConfig", "OperationNotSupported", "all_drivers", "discover_host", "host_io"]
 
 log = logging.getLogger(__name__)
 
+# Emulations of vendor tools (fpgaconf, xbmgmt, flash utilities), registered on import.
+SIMULATED_TOOL_MODULES = ("accord.agent.sim.tools_fpga",)
 
-def all_drivers(simulate: bool = False) -> list[Driver]:
-    """The driver families this agent runs, most specialised first."""
-    del simulate  # no family has a simulated backend yet
-    return []
+
+def host_io(root: Path, simulate: bool) -> HostIO:
+    """The real kernel, or the simulated one that applies operations inside the fixture tree."""
+    if not simulate:
+        return KernelIO()
+    from accord.agent.sim.kernel import SimulatedKernel
+
+    for module in SIMULATED_TOOL_MODULES:
+        importlib.import_module(module)
+    return SimulatedKernel(root)
+
+
+def all_drivers(
+    root: Path = Path("/"), simulate: bool = False, config: DriverConfig | None = None
+) -> list[Driver]:
+    """The driver families this agent runs, most specialised first: the generic PCI family comes
+    last so an allow-listed NIC or FPGA is still reported by its own family."""
+    from accord.agent.drivers.generic_pci import GenericPciDriver
+    from accord.agent.drivers.intel_fpga import IntelFpgaDriver
+    from accord.agent.drivers.nvidia_gpu import NvidiaGpuDriver, load_nvml
+    from accord.agent.drivers.qat import QatDriver
+    from accord.agent.drivers.sriov_nic import SriovNicDriver
+    from accord.agent.drivers.xilinx import XilinxDriver
+
+    io = host_io(root, simulate)
+    config = config or DriverConfig()
+    return [
+        IntelFpgaDriver(io, config),
+        XilinxDriver(io, config),
+        NvidiaGpuDriver(io, config, None if simulate else load_nvml()),
+        QatDriver(io, config),
+        SriovNicDriver(io, config),
+        GenericPciDriver(io, config),
+    ]
 
 
 def discover_host(root: Path, drivers: Sequence[Driver]) -> tuple[list[DeviceReport], list[str]]:
     devices: dict[str, DeviceReport] = {}
     skipped: list[str] = []
-    for driver in drivers:
-        try:
-            found = driver.discover(root)
-        except Exception as exc:
-            reason = f"driver {driver.name} failed: {type(exc).__name__}: {exc}"
-            log.warning(reason)
-            skipped.append(reason)
-            continue
-        for device in found:
-            if device.pci_address in devices:
-                continue  # claimed by a more specialised driver
-            devices[device.pci_address] = device
+    with one_scan():
+        for driver in drivers:
+            _discover_one(root, driver, devices, skipped)
     return sorted(devices.values(), key=lambda d: d.pci_address), skipped
+
+
+def _discover_one(root: Path, driver: Driver, devices: dict[str, DeviceReport], skipped: list[str]) -> None:
+    try:
+        found = driver.discover(root)
+    except Exception as exc:
+        reason = f"driver {driver.name} failed: {type(exc).__name__}: {exc}"
+        log.warning(reason)
+        skipped.append(reason)
+        return
+    for device in found:
+        if device.pci_address not in devices:  # else claimed by a more specialised driver
+            devices[device.pci_address] = device

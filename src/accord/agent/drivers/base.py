@@ -6,6 +6,7 @@ out like the kernel's. Operation hooks a family cannot perform raise OperationNo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +15,19 @@ from accord.schemas.inventory import DeviceReport, Health
 
 class OperationNotSupported(Exception):
     """This driver family cannot perform the operation on its devices."""
+
+
+@dataclass(frozen=True)
+class DriverConfig:
+    """What an operator tells the agent about this host (agent options / config file).
+
+    passthrough: like Nova's passthrough whitelist, `vendor:product` ("10ee:5000", "1af4:*")
+    or `class:<hex prefix>` ("class:0b40"), for the generic PCI family.
+    physnets: the physical network of each SR-IOV NIC, keyed by PF PCI address or netdev name.
+    """
+
+    passthrough: tuple[str, ...] = ()
+    physnets: dict[str, str] = field(default_factory=dict)
 
 
 class Driver(Protocol):

@@ -1,0 +1,112 @@
+"""A kernel that lives in a fixture tree: applies sysfs writes and reacts as Linux does.
+
+Reactions modelled (from the kernel's ABI documentation):
+- `sriov_numvfs`: changing from one non-zero count to another is EBUSY (write 0 first); a count
+  above `sriov_totalvfs` is ERANGE; otherwise the old VFs vanish and N new ones appear.
+- `mdev_supported_types/<type>/create` with a uuid: a mediated device appears under the parent
+  and in `bus/mdev/devices`, `available_instances` drops; none left is an error.
+- `<mdev>/remove` with 1: the mediated device goes away and the instance is available again.
+Vendor tools (`fpgaconf`, `xbmgmt`, flash utilities) are emulated by functions registered per
+tool name, so each driver family brings its own emulation next to its driver.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from accord.agent.hostio import ToolFailed
+from accord.agent.sim.builder import SysfsBuilder, relative_link
+
+# tool name -> emulation(root, argv) returning the tool's stdout or raising ToolFailed
+ToolEmulation = Callable[[Path, list[str]], str]
+TOOLS: dict[str, ToolEmulation] = {}
+
+# Which driver the kernel binds to a new VF, by the PF's driver (autoprobe on).
+VF_DRIVERS = {
+    "ice": "iavf",
+    "i40e": "iavf",
+    "mlx5_core": "mlx5_core",
+    "4xxx": "4xxxvf",
+    "c6xx": "c6xxvf",
+    "nvidia": "nvidia",
+    "dfl-pci": "dfl-pci",
+    "intel-fpga-pci": "intel-fpga-pci",
+}
+
+
+def register_tool(name: str, emulation: ToolEmulation) -> None:
+    TOOLS[name] = emulation
+
+
+class SimulatedKernel:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.builder = SysfsBuilder(root)
+
+    def write(self, path: Path, value: str) -> None:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise PermissionError(errno.EACCES, f"{path} is outside the simulated host")
+        if path.name == "sriov_numvfs":
+            self._set_vfs(resolved.parent, value)
+        elif path.name == "create" and resolved.parent.parent.name == "mdev_supported_types":
+            self._create_mdev(resolved.parent, value.strip())
+        elif path.name == "remove" and (resolved.parent / "mdev_type").is_symlink():
+            self._remove_mdev(resolved.parent)
+        else:
+            if not resolved.parent.is_dir():
+                raise FileNotFoundError(errno.ENOENT, f"no such attribute {path}")
+            resolved.write_text(value)
+
+    def run(self, argv: list[str], timeout_s: float = 600.0) -> str:
+        del timeout_s
+        emulation = TOOLS.get(os.path.basename(argv[0]))
+        if emulation is None:
+            raise ToolFailed(f"{argv[0]} is not installed on this host")
+        return emulation(self.root, argv)
+
+    def _set_vfs(self, device: Path, value: str) -> None:
+        wanted = int(value.strip())
+        current = int((device / "sriov_numvfs").read_text().strip() or "0")
+        total = int((device / "sriov_totalvfs").read_text().strip())
+        if wanted and current and wanted != current:
+            raise OSError(errno.EBUSY, f"{device.name}: {current} VFs already enabled; write 0 first")
+        if wanted < 0 or wanted > total:
+            raise OSError(errno.ERANGE, f"{device.name}: {wanted} VFs asked, at most {total}")
+        driver_link = device / "driver"
+        pf_driver = os.path.basename(os.readlink(driver_link)) if driver_link.is_symlink() else None
+        self.builder.enable_vfs(device.name, wanted, VF_DRIVERS.get(pf_driver or ""))
+
+    def _create_mdev(self, type_dir: Path, mdev_uuid: str) -> None:
+        parent = type_dir.parent.parent
+        available_file = type_dir / "available_instances"
+        available = int(available_file.read_text().strip())
+        if available <= 0:
+            raise OSError(errno.EUSERS, f"no {type_dir.name} instances left on {parent.name}")
+        mdev_dir = parent / mdev_uuid
+        if mdev_dir.exists():
+            raise FileExistsError(errno.EEXIST, f"mediated device {mdev_uuid} exists")
+        mdev_dir.mkdir()
+        relative_link(mdev_dir / "mdev_type", type_dir)
+        (mdev_dir / "remove").write_text("")
+        relative_link(self.root / "sys" / "bus" / "mdev" / "devices" / mdev_uuid, mdev_dir)
+        relative_link(type_dir / "devices" / mdev_uuid, mdev_dir)
+        available_file.write_text(f"{available - 1}\n")
+
+    def _remove_mdev(self, mdev_dir: Path) -> None:
+        type_dir = (mdev_dir / "mdev_type").resolve()
+        mdev_uuid = mdev_dir.name
+        for link in (
+            self.root / "sys" / "bus" / "mdev" / "devices" / mdev_uuid,
+            type_dir / "devices" / mdev_uuid,
+        ):
+            if link.is_symlink():
+                link.unlink()
+        (mdev_dir / "mdev_type").unlink()
+        (mdev_dir / "remove").unlink()
+        mdev_dir.rmdir()
+        available_file = type_dir / "available_instances"
+        available_file.write_text(f"{int(available_file.read_text().strip()) + 1}\n")
