@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/accord up
+	$(BIN)/accord up $(RUN_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -107,13 +107,14 @@ def serve(
 def up(
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
+    demo: Annotated[bool, typer.Option(help="Add three simulated hosts (FPGA, GPU, QAT/NIC)")] = False,
 ) -> None:
     """Server and a local agent in one process, on SQLite in the data directory."""
     from accord.cli.up import run_up
 
     settings = settings_or_exit(config, port=port)
     _prepare(settings)
-    run_up(settings)
+    run_up(settings, demo)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`accord up`: the embedded all-in-one — server plus a local agent in one process.
+"""`accord up`: the embedded all-in-one — server plus a local agent in one process; with
+`--demo`, also one agent per simulated host (see accord.agent.sim.demo).
 
 The server runs under uvicorn in the main thread; the agent runs in a daemon thread and talks
 to it over loopback HTTP exactly as a remote agent would.
@@ -32,16 +33,26 @@ def _wait_for_port(address: str, port: int, timeout: float = 30.0) -> bool:
     return False
 
 
-def _start_agents(settings: Settings) -> list[str]:
+def _start_agents(settings: Settings, demo: bool) -> list[str]:
     from accord.agent.runner import AgentOptions, start_agent_thread
 
     url = f"http://{settings.address}:{settings.port}"
     hostname = socket.gethostname()
     start_agent_thread(AgentOptions(server=url, hostname=hostname))
-    return [hostname]
+    hosts = [hostname]
+    if demo:
+        from accord.agent.sim.demo import DEMO_PHYSNETS, demo_roots
+
+        for name, root in demo_roots(settings.data_dir / "demo").items():
+            options = AgentOptions(
+                server=url, hostname=name, sysfs_root=root, simulate=True, physnets=DEMO_PHYSNETS
+            )
+            start_agent_thread(options)
+            hosts.append(name)
+    return hosts
 
 
-def run_up(settings: Settings) -> None:
+def run_up(settings: Settings, demo: bool = False) -> None:
     setup_logging()
     app = create_app(settings)
     server = uvicorn.Server(
@@ -52,7 +63,7 @@ def run_up(settings: Settings) -> None:
         if not _wait_for_port(settings.address, settings.port):
             log.error("server did not start listening; no local agent started")
             return
-        hosts = _start_agents(settings)
+        hosts = _start_agents(settings, demo)
         typer.echo(f"local agents reporting: {', '.join(hosts)}")
 
     threading.Thread(target=agents_when_ready, name="accord-agents", daemon=True).start()

@@ -1,0 +1,55 @@
+"""`accord up --demo` (what `make run RUN_ARGS=--demo` runs): three simulated hosts appear, with
+their devices, in `accord host list` and `accord device list`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.live_server import free_port
+
+ACCORD = str(Path(sys.executable).parent / "accord")
+
+
+def test_up_demo_shows_three_simulated_hosts(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "ACCORD_DATA_DIR": str(tmp_path / "data"), "ACCORD_DATABASE_URL": ""}
+    log = (tmp_path / "up.log").open("w")
+    process = subprocess.Popen(
+        [ACCORD, "up", "--demo", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        by_host: dict[str, set[str]] = {}
+        while time.monotonic() < deadline:
+            done = subprocess.run(
+                [ACCORD, "--url", url, "--json", "device", "list"], capture_output=True, text=True, env=env
+            )
+            if done.returncode == 0:
+                by_host = {}
+                for device in json.loads(done.stdout):
+                    by_host.setdefault(device["hostname"], set()).add(device["type"])
+                if {"demo-fpga", "demo-gpu", "demo-net"} <= set(by_host):
+                    break
+            time.sleep(0.5)
+        assert by_host.get("demo-fpga") == {"FPGA"}, (tmp_path / "up.log").read_text()
+        assert by_host.get("demo-gpu") == {"GPU"}
+        assert by_host.get("demo-net") == {"QAT", "NIC"}
+        hosts = subprocess.run(
+            [ACCORD, "--url", url, "host", "list"], capture_output=True, text=True, env=env
+        )
+        assert all(name in hosts.stdout for name in ("demo-fpga", "demo-gpu", "demo-net"))
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    assert (tmp_path / "data/demo/demo-fpga/.built").exists()
