@@ -42,6 +42,7 @@ class Settings:
     nova_event_retries: int = 3
     nova_token: str = ""  # X-Auth-Token sent to Nova, if it needs one
     scheduler_policy: str = "pack"  # pack | spread: how ties between equal candidates break
+    operation_lease_s: float = 120.0  # an agent that claimed work and went quiet this long loses it
     program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202
     reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-
 # Download an image by uuid into a path; returns the sha256 of the bytes received.
 Fetch = Callable[[str, Path], str]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +67,9 @@ class SimulatedKernel:
         emulation = TOOLS.get(os.path.basename(argv[0]))
         if emulation is None:
             raise ToolFailed(f"{argv[0]} is not installed on this host")
+        # Real programming and flashing take seconds to minutes; a delay lets the demo and the
+        # crash tests see a tool in the middle of its work.
+        time.sleep(float(os.environ.get("ACCORD_SIM_TOOL_DELAY_S", "0") or 0))
         return emulation(self.root, argv)
 
     def _set_vfs(self, device: Path, value: str) -> None:

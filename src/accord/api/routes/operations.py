@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Body, Depends, Request
@@ -55,7 +56,12 @@ def claim(request: Request, hostname: str, ctx: RequestContext = Depends(context
     require_host(ctx, hostname)
     state = app_state(request)
     with state.db.write() as session:
-        rows = ops.claim_operations(session, hostname, skip_locked=not state.db.is_sqlite)
+        rows = ops.claim_operations(
+            session,
+            hostname,
+            skip_locked=not state.db.is_sqlite,
+            lease=timedelta(seconds=state.settings.operation_lease_s),
+        )
         base = base_url(request)
         return {"operations": [render.operation(base, r, None) for r in rows]}
 
