@@ -30,7 +30,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite file in data_dir
     auth: AuthMode = "noauth"
     nova_url: str = ""  # where accelerator-request-bound events go; empty: none are sent
-    placement_url: str = ""
+    placement_url: str = ""  # mirror the provider tree into this Placement; empty: no mirror
+    placement_token: str = ""  # X-Auth-Token for Placement ("admin" for a noauth2 Placement)
     public_endpoint: str = ""  # base URL for links; empty: the request's own base URL
     address: str = "127.0.0.1"
     port: int = 6666

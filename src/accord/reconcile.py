@@ -73,8 +73,11 @@ class Reconciler:
         bind_timeout: timedelta,
         notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
         completions: dict[str, Completion] | None = None,
+        extra_passes: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.completions = completions
+        # Other convergence loops on the same tick (the Placement mirror).
+        self.extra_passes = list(extra_passes)
         self.db = db
         self.interval_s = interval_s
         self.lost_after = lost_after
@@ -98,3 +101,8 @@ class Reconciler:
                 reconcile_once(self.db, self.lost_after, self.bind_timeout, self.notify, self.completions)
             except Exception:  # a failed pass is retried on the next tick
                 log.exception("reconcile pass failed")
+            for extra in self.extra_passes:
+                try:
+                    extra()
+                except Exception:
+                    log.exception("reconcile pass %s failed", getattr(extra, "__name__", extra))

@@ -6,6 +6,7 @@ method and 404 for anything else, both in Cyborg's error format.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -40,6 +41,8 @@ from accord.config import Settings
 from accord.nova import NovaNotifier
 from accord.reconcile import Reconciler
 from accord.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 class Route(NamedTuple):
@@ -106,6 +109,23 @@ ROUTES: list[Route] = [
 ]
 
 
+def placement_pass(db: Database, settings: Settings) -> Callable[[], object]:
+    """One mirror sync per reconcile tick; its report is logged when something changed."""
+    from accord.placement.client import PlacementClient
+    from accord.placement.mirror import PlacementMirror
+
+    mirror = PlacementMirror(PlacementClient(settings.placement_url, settings.placement_token))
+
+    def placement_mirror() -> object:
+        with db.read() as session:
+            report = mirror.sync(session)
+        if report.changed or report.errors:
+            log.info("placement mirror: %s", report)
+        return report
+
+    return placement_mirror
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
     state = AppState(
@@ -122,6 +142,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         reconciler = None
+        passes = [placement_pass(state.db, settings)] if settings.placement_url else []
         if settings.reconcile_interval_s > 0:
             reconciler = Reconciler(
                 state.db,
@@ -130,6 +151,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 timedelta(seconds=settings.bind_timeout_s),
                 state.notify_resolved,
                 state.completions,
+                passes,
             )
             reconciler.start()
         yield

@@ -17,6 +17,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for ACCORD_AUTH=token.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+placement_app = typer.Typer(help="The Placement mirror (ACCORD_PLACEMENT_URL).", no_args_is_help=True)
+app.add_typer(placement_app, name="placement")
 app.add_typer(resources.profile_app, name="profile")
 app.add_typer(resources.arq_app, name="arq")
 app.add_typer(resources.device_app, name="device")
@@ -66,6 +68,34 @@ def db_upgrade(config: ConfigOption = None) -> None:
     settings = settings_or_exit(config)
     _prepare(settings)
     typer.echo(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
+
+
+@placement_app.command("sync")
+def placement_sync(config: ConfigOption = None) -> None:
+    """Converge Placement with the store once (the server does this on every reconcile tick)."""
+    import json
+
+    from accord.placement.client import PlacementClient, PlacementUnreachable
+    from accord.placement.mirror import PlacementMirror
+    from accord.store.db import Database
+
+    settings = settings_or_exit(config)
+    if not settings.placement_url:
+        typer.secho("error: ACCORD_PLACEMENT_URL is not set", fg="red", err=True)
+        raise typer.Exit(2)
+    db = Database(settings.effective_database_url)
+    mirror = PlacementMirror(PlacementClient(settings.placement_url, settings.placement_token))
+    try:
+        with db.read() as session:
+            report = mirror.sync(session)
+    except PlacementUnreachable as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(7) from exc
+    finally:
+        db.dispose()
+    typer.echo(json.dumps(report.__dict__, indent=2))
+    if report.errors:
+        raise typer.Exit(5)
 
 
 @app.command()

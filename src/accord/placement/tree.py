@@ -1,0 +1,86 @@
+"""The tree Placement should hold, computed from the store: under each compute node's provider
+(named like the host), one child per deployable, as Cyborg lays it out.
+
+Plain data, no HTTP: the mirror compares it with what Placement has and repairs the difference.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.store.models import Attribute, Deployable, Device, Host
+
+STANDARD_RESOURCE_CLASSES = frozenset({"FPGA", "PGPU", "VGPU"})
+
+
+@dataclass(frozen=True)
+class ChildProvider:
+    uuid: str
+    name: str
+    resource_class: str
+    total: int
+    reserved: int
+    traits: frozenset[str] = field(default_factory=frozenset)
+
+    def inventories(self) -> dict[str, dict[str, int | float]]:
+        """Placement refuses total 0, so a deployable with nothing to offer has no inventory."""
+        if self.total < 1:
+            return {}
+        return {
+            self.resource_class: {
+                "total": self.total,
+                "reserved": self.reserved,
+                "min_unit": 1,
+                "max_unit": self.total,
+                "step_size": 1,
+                "allocation_ratio": 1.0,
+            }
+        }
+
+
+def is_ours(provider_uuid: str, name: str) -> bool:
+    """Accord's (and Cyborg's) child providers have uuid = uuid3(DNS, name); Nova's own nested
+    providers (vGPU, NUMA) have random uuids, so the mirror never touches them."""
+    return provider_uuid == str(uuid.uuid3(uuid.NAMESPACE_DNS, name))
+
+
+def desired_tree(session: Session) -> dict[str, list[ChildProvider]]:
+    """Host name → its deployables' providers. A device disabled, quarantined, lost or unusable,
+    or a host that is lost, reserves everything it has (reserved = total), as Cyborg does for a
+    disabled device: the provider stays, nothing can be allocated from it."""
+    lost_hosts = set(session.scalars(select(Host.name).where(Host.state == "lost")))
+    traits: dict[int, set[str]] = {}
+    for deployable_id, value in session.execute(
+        select(Attribute.deployable_id, Attribute.value).where(Attribute.key.startswith("trait"))
+    ):
+        traits.setdefault(deployable_id, set()).add(value)
+    tree: dict[str, list[ChildProvider]] = {name: [] for name in session.scalars(select(Host.name))}
+    rows = session.execute(
+        select(Deployable, Device).join(Device, Deployable.device_id == Device.id).order_by(Deployable.name)
+    )
+    for deployable, device in rows:
+        if not deployable.resource_class:
+            continue
+        offers_nothing = (
+            device.status != "enabled"
+            or device.quarantine_reason is not None
+            or device.lost
+            or device.health == "unusable"
+            or device.hostname in lost_hosts
+        )
+        total = deployable.num_accelerators
+        tree.setdefault(device.hostname, []).append(
+            ChildProvider(
+                uuid=deployable.rp_uuid,
+                name=deployable.name,
+                resource_class=deployable.resource_class,
+                total=total,
+                reserved=total if offers_nothing else 0,
+                traits=frozenset(traits.get(deployable.id, set())),
+            )
+        )
+    return tree
