@@ -108,3 +108,17 @@ def test_token_create_prints_token_last(tmp_path: Path, monkeypatch: pytest.Monk
     ctx = TokenStore(tmp_path / "tokens.json").lookup(token)
     assert ctx is not None
     assert (ctx.project_id, ctx.roles, ctx.host) == ("p1", frozenset({"member"}), "h1")
+
+
+def test_schedule_shows_ranked_candidates(server: LiveServer) -> None:
+    for host in ("host-a", "host-b"):
+        httpx.post(f"{server.url}/v2/hosts/{host}/inventory", json=fpga_host_snapshot(host), headers=ADMIN)
+    as_json(
+        server.url, "profile", "create", "two", "--group", "resources:FPGA=1", "--group", "resources:FPGA=1"
+    )
+    found = as_json(server.url, "schedule", "two", "--limit", "5")
+    assert sorted(c["hostname"] for c in found) == ["host-a", "host-b"]
+    assert all(len(c["groups"]) == 2 for c in found)
+    table = run(server.url, "schedule", "two")
+    assert table.exit_code == 0 and "host-a" in table.stdout
+    assert run(server.url, "schedule", "nope").exit_code == 3

@@ -270,3 +270,29 @@ def quota_set(ctx: typer.Context, project: str, resource_class: str, limit: int)
 @quota_app.command("delete")
 def quota_delete(ctx: typer.Context, project: str, resource_class: str) -> None:
     client(ctx).call("DELETE", f"/v2/quotas/{project}/{resource_class}")
+
+
+SCHEDULE_COLUMNS = ("rank", "hostname", "score", "groups")
+
+
+def schedule(
+    ctx: typer.Context,
+    profile: str,
+    limit: Annotated[int, typer.Option(help="At most this many candidates")] = 10,
+) -> None:
+    """Ranked placement candidates for a device profile (Accord's own scheduler)."""
+    c = client(ctx)
+    found = c.call("GET", "/v2/allocation_candidates", params={"device_profile": profile, "limit": limit})
+    rows = [
+        {
+            "rank": rank,
+            "hostname": candidate["hostname"],
+            "score": candidate["score"],
+            "groups": ", ".join(f"{g['group_id']}→{g['deployable_uuid']}" for g in candidate["groups"]),
+        }
+        for rank, candidate in enumerate(found["allocation_candidates"], 1)
+    ]
+    if c.as_json:
+        c.show(found["allocation_candidates"])
+    else:
+        c.show(rows, SCHEDULE_COLUMNS)
