@@ -49,11 +49,14 @@ def reconcile_once(
     bind_timeout: timedelta,
     notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
     completions: dict[str, Completion] | None = None,
+    on_hosts_lost: Callable[[], None] | None = None,
 ) -> None:
     with db.write() as session:
         lost = mark_lost_hosts(session, lost_after)
     if lost:
         log.warning("hosts lost (no report for %s): %s", lost_after, ", ".join(lost))
+        if on_hosts_lost is not None:
+            on_hosts_lost()
     with db.write() as session:
         expired = expire_leases(session, completions or {})
         resolved = list(session.info.pop(RESOLVED_KEY, []))
@@ -74,7 +77,9 @@ class Reconciler:
         notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
         completions: dict[str, Completion] | None = None,
         extra_passes: Sequence[Callable[[], object]] = (),
+        on_hosts_lost: Callable[[], None] | None = None,
     ) -> None:
+        self.on_hosts_lost = on_hosts_lost
         self.completions = completions
         # Other convergence loops on the same tick (the Placement mirror).
         self.extra_passes = list(extra_passes)
@@ -98,7 +103,14 @@ class Reconciler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                reconcile_once(self.db, self.lost_after, self.bind_timeout, self.notify, self.completions)
+                reconcile_once(
+                    self.db,
+                    self.lost_after,
+                    self.bind_timeout,
+                    self.notify,
+                    self.completions,
+                    self.on_hosts_lost,
+                )
             except Exception:  # a failed pass is retried on the next tick
                 log.exception("reconcile pass failed")
             for extra in self.extra_passes:

@@ -6,6 +6,7 @@ method and 404 for anything else, both in Cyborg's error format.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from accord.config import Settings
 from accord.nova import NovaNotifier
 from accord.reconcile import Reconciler
 from accord.store.db import Database
+from accord.store.providers import SchedulerCache, choose_deployables
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ def placement_pass(db: Database, settings: Settings) -> Callable[[], object]:
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
+    scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
     state = AppState(
         settings=settings,
         db=db or Database(settings.effective_database_url),
@@ -137,6 +140,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             if settings.nova_url
             else None
         ),
+        chooser=functools.partial(choose_deployables, cache=scheduler),
+        scheduler=scheduler,
     )
 
     @asynccontextmanager
@@ -152,6 +157,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 state.notify_resolved,
                 state.completions,
                 passes,
+                on_hosts_lost=scheduler.invalidate,
             )
             reconciler.start()
         yield

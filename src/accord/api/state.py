@@ -21,7 +21,7 @@ from accord.store.firmware import complete_flash
 from accord.store.models import AcceleratorRequest
 from accord.store.operations import Completion
 from accord.store.programming import complete_program, program_preparer
-from accord.store.providers import choose_deployables
+from accord.store.providers import SchedulerCache, choose_deployables
 
 
 @dataclass
@@ -32,6 +32,7 @@ class AppState:
     nova: NovaNotifier | None = None
     preparers: list[HandlePreparer] = field(default_factory=lambda: [program_preparer, mdev_preparer])
     chooser: HostChooser | None = choose_deployables
+    scheduler: SchedulerCache = field(default_factory=lambda: SchedulerCache(0))
     # What happens when an operation of each kind ends (bind completion, firmware, ...).
     completions: dict[str, Completion] = field(
         default_factory=lambda: {
@@ -40,6 +41,14 @@ class AppState:
             "firmware": complete_flash,
         }
     )
+
+    def refresh_hosts(self, hostnames: set[str | None]) -> None:
+        """After a committed change to these hosts' usage or inventory, update the scheduler's
+        index so this process's next candidate query sees it."""
+        names = {name for name in hostnames if name}
+        if names and self.scheduler.enabled:
+            with self.db.read() as session:
+                self.scheduler.refresh(session, names)
 
     def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:
         if self.nova is None:

@@ -132,6 +132,23 @@ def check_bindable(session: Session, deployable: Deployable) -> None:
         raise Conflict(f"Host {device.hostname!r} has stopped reporting; its devices cannot be bound.")
 
 
+def _all_bindable(
+    session: Session, targets: dict[str, Deployable], explicit: dict[str, Deployable], excluded: set[int]
+) -> bool:
+    """Nova's explicit targets must be bindable (else the request is refused); a host-less
+    target that is not is excluded, and the caller places again."""
+    ok = True
+    for arq_uuid, deployable in targets.items():
+        try:
+            check_bindable(session, deployable)
+        except Conflict:
+            if arq_uuid in explicit:
+                raise
+            excluded.add(deployable.id)
+            ok = False
+    return ok
+
+
 def _check_instance_free(session: Session, instance_uuid: str, arq_ids: set[int]) -> None:
     other = session.scalar(
         select(AcceleratorRequest.uuid)
@@ -184,8 +201,9 @@ def bind_arqs(
             assert chooser is not None
             chosen = chooser(session, [by_uuid[r.arq_uuid] for r in hostless], excluded)
             targets.update({r.arq_uuid: d for r, d in zip(hostless, chosen, strict=True)})
-        for deployable in targets.values():
-            check_bindable(session, deployable)
+        if not _all_bindable(session, targets, explicit, excluded):
+            failure = "the chosen devices stopped being usable"
+            continue  # the scheduler proposed from a view older than the store: place again
         quotas.enforce(
             session,
             [

@@ -9,6 +9,8 @@ unhealthy, quarantined or lost device, or a lost host, offers nothing.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from accord.domain.device_profile import ProfileGroup, parse_group
 from accord.domain.errors import Conflict
 from accord.scheduler.candidates import find_candidates
+from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
@@ -26,7 +29,10 @@ TIE_POOL = 16
 
 
 def load_hosts(
-    session: Session, resource_classes: set[str] | None = None, exclude: set[int] | None = None
+    session: Session,
+    resource_classes: set[str] | None = None,
+    exclude: set[int] | None = None,
+    hostnames: set[str] | None = None,
 ) -> list[Host]:
     # Plain column rows, not ORM objects: this runs on every host-less bind.
     query = select(
@@ -46,6 +52,8 @@ def load_hosts(
     ).join(Device, Device.id == Deployable.device_id)
     if resource_classes:
         query = query.where(Deployable.resource_class.in_(resource_classes))
+    if hostnames is not None:
+        query = query.where(Device.hostname.in_(hostnames))
     rows = [row for row in session.execute(query) if not exclude or row[0] not in exclude]
     ids = [row[0] for row in rows]
     counts = {
@@ -67,7 +75,10 @@ def load_hosts(
         )
     ):
         traits[dep_id].add(value)
-    lost_hosts = set(session.scalars(select(HostRow.name).where(HostRow.state == "lost")))
+    lost_query = select(HostRow.name).where(HostRow.state == "lost")
+    if hostnames is not None:
+        lost_query = lost_query.where(HostRow.name.in_(hostnames))
+    lost_hosts = set(session.scalars(lost_query))
     by_host: dict[str, list[Provider]] = defaultdict(list)
     for (dep_id, rp_uuid, dep_uuid, rc, function_id, bitstream_id, dev_uuid, hostname, status, health, lost,
          quarantine, numa) in rows:  # fmt: skip
@@ -115,19 +126,87 @@ def profile_request(raw_groups: list[dict[str, str]]) -> Request:
     return request_for([(i, g, g.arq_count()) for i, g in enumerate(parsed)])
 
 
+class SchedulerCache:
+    """A process-local ProviderIndex over the store, so a candidate query over a large fleet
+    does not read every provider each time.
+
+    It is a cache of proposals, never the truth: a bind still claims its handle with a
+    conditional update and retries when it loses. So it may be a little stale: it is rebuilt when
+    older than `max_age_s`, the hosts a bind lost a race on are re-read before the retry, and the
+    hosts this process just bound on are re-read after the commit. `max_age_s` 0 turns it off
+    (every query reads the store, as a fleet of a few hosts wants anyway).
+    """
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self._index: ProviderIndex | None = None
+        self._built_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_age_s > 0
+
+    def _current(self, session: Session) -> ProviderIndex:
+        now = time.monotonic()
+        if self._index is None or now - self._built_at > self.max_age_s:
+            self._index = ProviderIndex(load_hosts(session))
+            self._built_at = now
+        return self._index
+
+    def refresh(self, session: Session, hostnames: set[str]) -> None:
+        if not self.enabled or self._index is None or not hostnames:
+            return
+        fresh = {host.name: host for host in load_hosts(session, hostnames=hostnames)}
+        with self._lock:
+            if self._index is None:
+                return
+            for name in hostnames:
+                if name in fresh:
+                    self._index.upsert_host(fresh[name])
+                else:
+                    self._index.remove_host(name)
+
+    def candidates(
+        self, session: Session, request: Request, limit: int | None, policy: Policy
+    ) -> list[Candidate]:
+        with self._lock:
+            return self._current(session).find_candidates(request, limit, policy)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None
+
+
 def candidates_for(
     session: Session,
     request: Request,
     limit: int | None,
     policy: Policy = Policy.PACK,
     exclude: set[int] | None = None,
+    cache: SchedulerCache | None = None,
 ) -> list[Candidate]:
-    classes = {rc for group in request.groups for rc in group.resources}
-    return find_candidates(load_hosts(session, classes, exclude), request, limit, policy)
+    if cache is None or not cache.enabled:
+        classes = {rc for group in request.groups for rc in group.resources}
+        return find_candidates(load_hosts(session, classes, exclude), request, limit, policy)
+    if not exclude:
+        return cache.candidates(session, request, limit, policy)
+    # Lost a race on these deployables: re-read their hosts, and never propose them again here.
+    rows = session.execute(
+        select(Deployable.uuid, Device.hostname).join(Device).where(Deployable.id.in_(exclude))
+    ).all()
+    cache.refresh(session, {hostname for _, hostname in rows})
+    excluded = {dep_uuid for dep_uuid, _ in rows}
+    found = cache.candidates(session, request, None if limit is None else limit + len(excluded) * 4, policy)
+    kept = [c for c in found if not any(g.deployable_uuid in excluded for g in c.groups)]
+    return kept[:limit] if limit is not None else kept
 
 
 def choose_deployables(
-    session: Session, arqs: Sequence[AcceleratorRequest], exclude: set[int]
+    session: Session,
+    arqs: Sequence[AcceleratorRequest],
+    exclude: set[int],
+    cache: SchedulerCache | None = None,
 ) -> list[Deployable]:
     """Host-less bind: place each instance's ARQs (all on one host), best candidate first."""
     chosen: dict[str, Deployable] = {}
@@ -143,7 +222,7 @@ def choose_deployables(
                 arq.device_profile_group_id, arq.device_profile_group
             )
         request = request_for([(gid, groups[gid], units[gid]) for gid in sorted(groups)])
-        found = candidates_for(session, request, limit=TIE_POOL, exclude=exclude)
+        found = candidates_for(session, request, limit=TIE_POOL, exclude=exclude, cache=cache)
         if not found:
             raise Conflict(
                 f"No host has room for profile {instance_arqs[0].profile.name!r} "

@@ -97,14 +97,18 @@ def _apply_patch(request: Request, body: Any, ctx: RequestContext, version: Vers
     with refusals_audited(
         state, ctx, action, "accelerator_request", arqs[0] if len(arqs) == 1 else None, arqs=arqs
     ):
-        result = _bind_or_unbind(state, ctx, plan)
+        result, hosts = _bind_or_unbind(state, ctx, plan)
+    state.refresh_hosts(hosts)
     if plan.binds:
         state.notify_resolved(result.resolved)
     return Response(status_code=202)
 
 
-def _bind_or_unbind(state: AppState, ctx: RequestContext, plan: PatchPlan) -> BindResult:
+def _bind_or_unbind(
+    state: AppState, ctx: RequestContext, plan: PatchPlan
+) -> tuple[BindResult, set[str | None]]:
     result = BindResult()
+    hosts: set[str | None] = set()
     with state.db.write() as session:
         if plan.binds:
             result = bind_arqs(
@@ -112,12 +116,14 @@ def _bind_or_unbind(state: AppState, ctx: RequestContext, plan: PatchPlan) -> Bi
             )
             for arq in [*result.resolved, *result.pending]:
                 audit.record_arq(session, ctx, "arq.bind", arq)
+                hosts.add(arq.hostname)
         else:
             rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
             for arq in rows:
                 audit.record_arq(session, ctx, "arq.unbind", arq, "success")
+                hosts.add(arq.hostname)
             unbind_arqs(session, rows)
-    return result
+    return result, hosts
 
 
 def patch_one(
@@ -153,10 +159,12 @@ def delete(
         else:
             require_service(ctx, "Deleting the accelerator requests of an instance")
             rows = arq_store.list_arqs(session, ctx, canonical_uuid(instance, "instance"))
+        hosts = {arq.hostname for arq in rows}
         for arq in rows:
             audit.record_arq(session, ctx, "arq.delete", arq, "success")
         unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
         arq_store.delete_rows(session, rows)
+    app_state(request).refresh_hosts(hosts)
     return Response(status_code=204)
 
 

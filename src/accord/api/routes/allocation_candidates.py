@@ -37,7 +37,9 @@ def list_(
         if not profiles:
             raise NotFound(f"Device profile {device_profile!r} could not be found.")
         wanted = profile_request(profiles[0].profile_json["groups"])
-        found = candidates_for(session, wanted, count, Policy(state.settings.scheduler_policy))
+        found = candidates_for(
+            session, wanted, count, Policy(state.settings.scheduler_policy), cache=state.scheduler
+        )
     return {
         "allocation_candidates": [
             {

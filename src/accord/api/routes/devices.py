@@ -46,12 +46,14 @@ def show(
 
 def _set_status(request: Request, device_uuid: str, ctx: RequestContext, status: str) -> Response:
     authorize(ctx, "device:disable" if status == "maintaining" else "device:enable")
-    with app_state(request).db.write() as session:
-        hardware.set_device_status(session, device_uuid, status)
+    state = app_state(request)
+    with state.db.write() as session:
+        hostname = hardware.set_device_status(session, device_uuid, status).hostname
         action = "device.disable" if status == "maintaining" else "device.enable"
         audit.record(
             session, ctx, action, "device", device_uuid.lower(), "success", device_uuid=device_uuid.lower()
         )
+    state.refresh_hosts({hostname})
     return Response(status_code=200)
 
 

@@ -59,8 +59,10 @@ def report_inventory(
     authorize(ctx, "host:report")
     require_host(ctx, hostname)
     snapshot: InventorySnapshot = _parse(InventorySnapshot, body, hostname)
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    with state.db.write() as session:
         summary = apply_inventory_snapshot(session, snapshot)
+    state.refresh_hosts({hostname})
     return {
         "hostname": hostname,
         "added": summary.added,

@@ -92,5 +92,6 @@ def finish(
         )
         resolved = list(session.info.pop(RESOLVED_KEY, []))
         body_out = render.operation(base_url(request), operation, None)
+    state.refresh_hosts({hostname})
     state.notify_resolved(resolved)
     return body_out

@@ -66,6 +66,7 @@ def _platform_device(builder: SysfsBuilder, path: Path, driver: str) -> Path:
     drivers = builder.sys / "bus" / "platform" / "drivers" / driver
     drivers.mkdir(parents=True, exist_ok=True)
     relative_link(path / "driver", drivers)
+    relative_link(drivers / path.name, path)  # the driver's own link to each device it binds
     return path
 
 

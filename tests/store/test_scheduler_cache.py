@@ -1,0 +1,87 @@
+"""The scheduler's in-process index is a cache of proposals: it answers like a fresh read of the
+store, a stale view only costs a retry (never a wrong or double booking), and refreshes see
+committed changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from accord.domain.device_profile import parse_group
+from accord.scheduler.model import Candidate, Policy, Request
+from accord.schemas.inventory import InventorySnapshot
+from accord.store.db import Database
+from accord.store.inventory import apply_inventory_snapshot
+from accord.store.models import AttachHandle, Deployable, Device
+from accord.store.providers import SchedulerCache, candidates_for, request_for
+from tests.scenarios import fpga_host_snapshot
+
+
+def seed(db: Database, hosts: int = 4, vfs: int = 2) -> None:
+    with db.write() as session:
+        for i in range(hosts):
+            apply_inventory_snapshot(
+                session, InventorySnapshot.model_validate(fpga_host_snapshot(f"h{i}", vfs=vfs))
+            )
+
+
+def one_fpga() -> Request:
+    return request_for([(0, parse_group(0, {"resources:FPGA": "1"}), 1)])
+
+
+def hosts_of(found: list[Candidate]) -> list[str]:
+    return sorted(c.hostname for c in found)
+
+
+def test_index_answers_like_a_fresh_read(db: Database) -> None:
+    seed(db)
+    cache = SchedulerCache(max_age_s=60)
+    with db.read() as session:
+        fresh = candidates_for(session, one_fpga(), None, Policy.PACK)
+        cached = candidates_for(session, one_fpga(), None, Policy.PACK, cache=cache)
+    assert hosts_of(cached) == hosts_of(fresh) == ["h0", "h1", "h2", "h3"]
+
+
+def test_stale_view_is_repaired_by_refresh_and_by_exclusion(db: Database) -> None:
+    seed(db, hosts=2, vfs=1)
+    cache = SchedulerCache(max_age_s=60)
+    with db.read() as session:
+        assert hosts_of(candidates_for(session, one_fpga(), None, cache=cache)) == ["h0", "h1"]
+    # Another replica takes h0's only handle: this cache does not know yet.
+    with db.write() as session:
+        session.execute(
+            update(AttachHandle)
+            .where(
+                AttachHandle.deployable_id.in_(
+                    select(Deployable.id).join(Device).where(Device.hostname == "h0")
+                )
+            )
+            .values(in_use=True)
+        )
+    with db.read() as session:
+        assert "h0" in hosts_of(candidates_for(session, one_fpga(), None, cache=cache))
+        # The bind that lost on h0 excludes its deployable: the host is re-read, h1 is proposed.
+        h0_deployable = session.scalar(select(Deployable.id).join(Device).where(Device.hostname == "h0"))
+        found = candidates_for(session, one_fpga(), 5, exclude={h0_deployable}, cache=cache)
+        assert hosts_of(found) == ["h1"]
+        # And the refresh stuck: the next plain query no longer offers h0.
+        assert hosts_of(candidates_for(session, one_fpga(), None, cache=cache)) == ["h1"]
+
+
+def test_disabled_host_after_refresh_offers_nothing(db: Database) -> None:
+    seed(db, hosts=2)
+    cache = SchedulerCache(max_age_s=60)
+    with db.read() as session:
+        candidates_for(session, one_fpga(), None, cache=cache)
+    with db.write() as session:
+        session.execute(update(Device).where(Device.hostname == "h1").values(status="maintaining"))
+    with db.read() as session:
+        cache.refresh(session, {"h1"})
+        assert hosts_of(candidates_for(session, one_fpga(), None, cache=cache)) == ["h0"]
+
+
+def test_zero_age_means_no_index(db: Database) -> None:
+    seed(db, hosts=1)
+    cache = SchedulerCache(max_age_s=0)
+    with db.read() as session:
+        assert hosts_of(candidates_for(session, one_fpga(), None, cache=cache)) == ["h0"]
+    assert not cache.enabled
