@@ -12,8 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import httpx
-
 log = logging.getLogger(__name__)
 
 NOVA_MICROVERSION = "2.82"
@@ -44,6 +42,8 @@ class NovaNotifier:
 
     def send(self, events: Sequence[BindEvent]) -> bool:
         """Post the events now; True when Nova accepted them."""
+        import httpx  # only servers that notify Nova load it (it drags Rich in with it)
+
         headers = {
             "OpenStack-API-Version": f"compute {NOVA_MICROVERSION}",
             "X-OpenStack-Nova-API-Version": NOVA_MICROVERSION,

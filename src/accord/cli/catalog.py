@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from accord.cli.client import EXIT_INVALID, err_console
 from accord.cli.resources import client, deployable_app, device_app
@@ -53,7 +52,7 @@ def image_create(
     c.show_record(c.call("POST", "/v2/images", json=body))
 
 
-def _chunks(path: Path, progress: Progress, task: Any, digest: Any) -> Iterator[bytes]:
+def _chunks(path: Path, progress: Any, task: Any, digest: Any) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -65,12 +64,14 @@ def _chunks(path: Path, progress: Progress, task: Any, digest: Any) -> Iterator[
 def image_upload(ctx: typer.Context, image_uuid: str, path: Path) -> None:
     """Stream a file to the catalog, with a progress bar; the server's sha256 must match ours."""
     if not path.is_file():
-        err_console.print(f"[red]{path} is not a file[/red]")
+        err_console().print(f"[red]{path} is not a file[/red]")
         raise typer.Exit(EXIT_INVALID)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     c = client(ctx)
     digest = hashlib.sha256()
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with Progress(*columns, console=err_console(), transient=True) as progress:
         task = progress.add_task("upload", total=path.stat().st_size)
         image = c.call(
             "PUT",
@@ -81,9 +82,11 @@ def image_upload(ctx: typer.Context, image_uuid: str, path: Path) -> None:
         )
     local = digest.hexdigest()
     if image.get("sha256") != local:
-        err_console.print(f"[red]the server stored sha256 {image.get('sha256')}, the file has {local}[/red]")
+        err_console().print(
+            f"[red]the server stored sha256 {image.get('sha256')}, the file has {local}[/red]"
+        )
         raise typer.Exit(1)
-    err_console.print(f"sha256 {local}")
+    err_console().print(f"sha256 {local}")
     c.show_record(image)
 
 

@@ -11,12 +11,16 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# httpx and Rich are imported on first use: `accord serve` and `accord up` never need them,
+# and together they cost the server process ~10 MiB.
 
 EXIT_NOT_FOUND = 3
 EXIT_FORBIDDEN = 4
@@ -32,8 +36,19 @@ STATUS_EXIT = {
     423: EXIT_CONFLICT,
 }
 
-console = Console()
-err_console = Console(stderr=True)
+
+@cache
+def console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def exit_code_for(status: int) -> int:
@@ -79,18 +94,20 @@ class Client:
         timeout: float | None = 60,
         **kwargs: Any,
     ) -> Any:
+        import httpx
+
         headers = {**self.headers(), **(extra_headers or {})}
         try:
             response = httpx.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
-            err_console.print(f"[red]cannot reach Accord at {self.url}: {exc}[/red]")
+            err_console().print(f"[red]cannot reach Accord at {self.url}: {exc}[/red]")
             raise typer.Exit(EXIT_SERVER) from exc
         if response.status_code >= 400:
             try:
                 message = response.json().get("error_message", response.text)
             except ValueError:
                 message = response.text or response.reason_phrase
-            err_console.print(f"[red]{response.status_code}: {message}[/red]")
+            err_console().print(f"[red]{response.status_code}: {message}[/red]")
             raise typer.Exit(exit_code_for(response.status_code))
         if not response.content:
             return None
@@ -98,26 +115,30 @@ class Client:
 
     def show(self, data: Any, columns: Sequence[str] = (), title: str | None = None) -> None:
         if self.as_json or not columns:
-            console.print_json(json.dumps(data))
+            console().print_json(json.dumps(data))
             return
         rows = data if isinstance(data, list) else [data]
+        from rich.table import Table
+
         table = Table(title=title)
         for column in columns:
             table.add_column(column)
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
-        console.print(table)
+        console().print(table)
 
     def show_record(self, data: dict[str, Any]) -> None:
         if self.as_json:
-            console.print_json(json.dumps(data))
+            console().print_json(json.dumps(data))
             return
+        from rich.table import Table
+
         table = Table(show_header=True)
         table.add_column("field")
         table.add_column("value")
         for key, value in data.items():
             table.add_row(key, _cell(value))
-        console.print(table)
+        console().print(table)
 
 
 def _cell(value: Any) -> str:

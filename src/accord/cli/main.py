@@ -53,11 +53,18 @@ def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _prepare(settings: Settings) -> None:
+def _prepare(settings: Settings, in_child: bool = False) -> None:
     from accord.store.db import Database
-    from accord.store.migrate import upgrade
+    from accord.store.migrate import upgrade, upgrade_in_child
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if in_child:  # serve and up: keep Alembic out of the long-running process
+        try:
+            upgrade_in_child(settings.effective_database_url)
+        except RuntimeError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+        return
     db = Database(settings.effective_database_url)
     upgrade(db.engine)
     db.dispose()
@@ -115,7 +122,7 @@ def serve(
 
     settings = settings_or_exit(config, address=address, port=port)
     setup_logging()
-    _prepare(settings)
+    _prepare(settings, in_child=True)
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
     if workers > 1:
         # Workers rebuild the settings from the environment: pass on what the flags said.
@@ -144,7 +151,7 @@ def up(
     from accord.cli.up import run_up
 
     settings = settings_or_exit(config, port=port)
-    _prepare(settings)
+    _prepare(settings, in_child=True)
     run_up(settings, demo)
 
 

@@ -20,7 +20,6 @@ from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import BadState, Conflict, InUse, InvalidInput, NotFound
 from accord.images.formats.detect import check_declared
 from accord.images.formats.model import ImageContradiction, ImageFormatError, ParsedImage, canonical_uuid
-from accord.images.signatures import SignatureError, verify_signature
 from accord.store.models import Deployable, Device, Image, Operation, TrustedKey
 
 KINDS = ("bitstream", "firmware")
@@ -227,6 +226,9 @@ def approve(session: Session, image: Image, require_signatures: bool, blob_intac
             "upload it again before approving."
         )
     if image.signature:
+        # cryptography is loaded by the first approval of a signed image, not by every server.
+        from accord.images.signatures import SignatureError, verify_signature
+
         keys = list(session.scalars(select(TrustedKey.public_key)))
         if not keys:
             raise InvalidInput("The image is signed but no trusted key is registered (/v2/trusted_keys).")

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import DuplicateName, InvalidInput, NotFound
-from accord.images.signatures import SignatureError, key_fingerprint, load_public_key, raw_public_bytes
 from accord.store.models import TrustedKey
 
 
@@ -23,6 +22,8 @@ def add_key(session: Session, body: Any) -> TrustedKey:
         raise InvalidInput("A trusted key needs a 'name' of 1 to 255 characters.")
     if not isinstance(text, str) or len(text) > 4096:
         raise InvalidInput("'public_key' must be a PEM or base64 ed25519 public key.")
+    from accord.images.signatures import SignatureError, key_fingerprint, load_public_key, raw_public_bytes
+
     try:
         key = load_public_key(text)
     except SignatureError as exc:

@@ -25,6 +25,25 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def upgrade_in_child(url: str) -> None:
+    """Migrate from a short-lived child process, so a long-running server never holds Alembic
+    (and Mako) in memory: ~10 MiB of its RSS for something it runs once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sqlalchemy import create_engine\n"
+        "from accord.store.migrate import upgrade\n"
+        "engine = create_engine(sys.argv[1])\n"
+        "upgrade(engine)\n"
+        "engine.dispose()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"schema migration failed: {done.stderr.strip()[-2000:]}")
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
