@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
-import accord.agent.sim.tools_fpga  # noqa: F401  (registers fpgaconf/fpgasupdate)
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.intel_fpga import IntelFpgaDriver
 from accord.agent.hostio import ToolFailed
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.firmware import build_sim_firmware
-from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts import fpga
 from accord.images.formats.build import build_gbs
-from accord.schemas.inventory import AttachHandleReport, DeviceReport
 from accord.store.programming import function_trait
+from tests.agent.drivers.conftest import RecordingKernel, only, pci
 
 AFU = "d8424dc4-a4a3-c413-f89e-433683f9040b"
 NEW_AFU = "f7df405c-bd7a-cf72-22f1-44b0b93acd18"
@@ -25,44 +23,9 @@ OTHER_IFC = "6ccc1b2b-6a3b-4a64-9f85-5a3d2e2b1a10"
 N3000 = "0000:5e:00.0"
 
 
-class RecordingKernel(SimulatedKernel):
-    """The simulated kernel, remembering which tools the driver ran."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.commands: list[list[str]] = []
-
-    def run(self, argv: list[str], timeout_s: float = 600.0) -> str:
-        self.commands.append(list(argv))
-        return super().run(argv, timeout_s)
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> SysfsBuilder:
-    return SysfsBuilder(tmp_path)
-
-
-@pytest.fixture
-def kernel(tmp_path: Path) -> RecordingKernel:
-    return RecordingKernel(tmp_path)
-
-
 @pytest.fixture
 def driver(kernel: RecordingKernel) -> IntelFpgaDriver:
     return IntelFpgaDriver(kernel, DriverConfig())
-
-
-def pci(address: str) -> AttachHandleReport:
-    domain, bus, rest = address.split(":")
-    device, function = rest.split(".")
-    return AttachHandleReport(
-        attach_type="PCI", attach_info={"domain": domain, "bus": bus, "device": device, "function": function}
-    )
-
-
-def only(devices: list[DeviceReport]) -> DeviceReport:
-    assert len(devices) == 1, devices
-    return devices[0]
 
 
 def test_dfl_n3000_is_reported_exactly(

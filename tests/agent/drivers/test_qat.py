@@ -9,7 +9,6 @@ import pytest
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.qat import QatDriver
 from accord.agent.sim.builder import SysfsBuilder
-from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts.qat_nic import e810, qat_4xxx, qat_c62x, server_plumbing
 from accord.agent.sysfs import read_function
 from accord.schemas.inventory import (
@@ -19,19 +18,10 @@ from accord.schemas.inventory import (
     DeviceReport,
     Health,
 )
+from tests.agent.drivers.conftest import RecordingKernel
 
 C62X = "0000:3d:00.0"
 GEN4 = "0000:6b:00.0"
-
-
-class RecordingKernel(SimulatedKernel):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.writes: list[tuple[str, str]] = []
-
-    def write(self, path: Path, value: str) -> None:
-        self.writes.append((path.name, value))
-        super().write(path, value)
 
 
 def handle(bus: str, device: str, function: str) -> AttachHandleReport:

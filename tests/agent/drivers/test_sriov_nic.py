@@ -9,7 +9,6 @@ import pytest
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.sriov_nic import SriovNicDriver
 from accord.agent.sim.builder import SysfsBuilder
-from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts.qat_nic import (
     connectx6,
     e810,
@@ -27,19 +26,10 @@ from accord.schemas.inventory import (
     DeviceReport,
     Health,
 )
+from tests.agent.drivers.conftest import RecordingKernel
 
 E810 = "0000:17:00.0"
 CX6 = "0000:3b:00.0"
-
-
-class RecordingKernel(SimulatedKernel):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.writes: list[tuple[str, str]] = []
-
-    def write(self, path: Path, value: str) -> None:
-        self.writes.append((path.name, value))
-        super().write(path, value)
 
 
 def nic(

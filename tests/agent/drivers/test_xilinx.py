@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
-import accord.agent.sim.tools_fpga  # noqa: F401  (registers xbutil/xbmgmt)
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.xilinx import XilinxDriver
 from accord.agent.hostio import ToolFailed
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.firmware import build_sim_firmware
-from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts import fpga
 from accord.images.formats.build import build_xclbin
-from accord.schemas.inventory import AttachHandleReport, DeviceReport
 from accord.store.programming import function_trait
+from tests.agent.drivers.conftest import RecordingKernel, only, pci
 
 MGMT = "0000:3b:00.0"
 USER = "0000:3b:00.1"
@@ -27,42 +25,9 @@ OTHER_IFC = "862c7020-a250-293e-32d3-f55ef1cee5e8"
 SHELL = "xilinx_u250_gen3x16_xdma_shell_3_1"
 
 
-class RecordingKernel(SimulatedKernel):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.commands: list[list[str]] = []
-
-    def run(self, argv: list[str], timeout_s: float = 600.0) -> str:
-        self.commands.append(list(argv))
-        return super().run(argv, timeout_s)
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> SysfsBuilder:
-    return SysfsBuilder(tmp_path)
-
-
-@pytest.fixture
-def kernel(tmp_path: Path) -> RecordingKernel:
-    return RecordingKernel(tmp_path)
-
-
 @pytest.fixture
 def driver(kernel: RecordingKernel) -> XilinxDriver:
     return XilinxDriver(kernel, DriverConfig())
-
-
-def pci(address: str) -> AttachHandleReport:
-    domain, bus, rest = address.split(":")
-    device, function = rest.split(".")
-    return AttachHandleReport(
-        attach_type="PCI", attach_info={"domain": domain, "bus": bus, "device": device, "function": function}
-    )
-
-
-def only(devices: list[DeviceReport]) -> DeviceReport:
-    assert len(devices) == 1, devices
-    return devices[0]
 
 
 def test_u250_is_reported_at_the_mgmt_pf_with_the_user_pf_as_handle(
