@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -128,6 +129,32 @@ def placement_pass(db: Database, settings: Settings) -> Callable[[], object]:
     return placement_mirror
 
 
+def blob_sweep_pass(db: Database, settings: Settings) -> Callable[[], object]:
+    """Crash leftovers in the blob store go on the reconcile tick (at most once a minute)."""
+    from sqlalchemy import select
+
+    from accord.images.blobstore import BlobStore
+    from accord.images.sweep import sweep_blobs
+    from accord.store.models import Image
+
+    last = [0.0]
+
+    def blob_sweep() -> object:
+        if time.monotonic() - last[0] < 60:
+            return None
+        last[0] = time.monotonic()
+        if not settings.blob_dir.is_dir():
+            return None
+
+        def known() -> set[str]:
+            with db.read() as session:
+                return set(session.scalars(select(Image.uuid)))
+
+        return sweep_blobs(BlobStore(settings.blob_dir), known)
+
+    return blob_sweep
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
     scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
@@ -147,7 +174,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         reconciler = None
-        passes = [placement_pass(state.db, settings)] if settings.placement_url else []
+        passes = [blob_sweep_pass(state.db, settings)]
+        if settings.placement_url:
+            passes.append(placement_pass(state.db, settings))
         if settings.reconcile_interval_s > 0:
             reconciler = Reconciler(
                 state.db,
