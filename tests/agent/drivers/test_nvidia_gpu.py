@@ -234,7 +234,10 @@ def test_a100_legacy_sriov_create_lands_on_a_free_vf(b: SysfsBuilder) -> None:
 
     parents = {u: (b.root / "sys/bus/mdev/devices" / u).resolve().parent.name for u in (UUID_A, UUID_B)}
     assert parents == {UUID_A: "0000:41:00.4", UUID_B: "0000:41:00.5"}
-    assert by_address(b.root)["0000:41:00.0"].deployables == before
+    # Both VFs now host an nvidia-471 each, so no VF is left for another type.
+    assert by_address(b.root)["0000:41:00.0"].deployables == [
+        d for d in before if d.name.endswith("nvidia-471")
+    ]
     with pytest.raises(VgpuError, match="no nvidia-471 instances left"):
         nv.create_mdev(b.root, "0000:41:00.0", "nvidia-471", UUID_C)
 
@@ -312,7 +315,9 @@ def test_create_mdev_uses_an_instance_and_keeps_the_reported_capacity(b: SysfsBu
     mdev = b.root / "sys/bus/mdev/devices" / UUID_A
     assert (mdev / "mdev_type").resolve().name == "nvidia-223"
     after = by_address(b.root)["0000:3b:00.0"]
-    assert deployables(after) == before
+    # The created type keeps its capacity (7 left + 1 made); the GPU now hosts only that type,
+    # so the other type (which the kernel shows with 0 left) is no longer offered.
+    assert deployables(after) == {k: v for k, v in before.items() if k.endswith("nvidia-223")}
     assert after.vendor_board_info["mdevs"] == f"{UUID_A}(nvidia-223)"
 
 

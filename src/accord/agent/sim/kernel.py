@@ -6,6 +6,8 @@ Reactions modelled (from the kernel's ABI documentation):
 - `mdev_supported_types/<type>/create` with a uuid: a mediated device appears under the parent
   and in `bus/mdev/devices`, `available_instances` drops; none left is an error.
 - `<mdev>/remove` with 1: the mediated device goes away and the instance is available again.
+- NVIDIA vGPU types (their description carries `max_instance=`) exclude each other on one GPU:
+  while any vGPU exists, the other types show 0 available; when the last goes, all are back.
 Vendor tools (`fpgaconf`, `xbmgmt`, flash utilities) are emulated by functions registered per
 tool name, so each driver family brings its own emulation next to its driver.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +102,10 @@ class SimulatedKernel:
         relative_link(self.root / "sys" / "bus" / "mdev" / "devices" / mdev_uuid, mdev_dir)
         relative_link(type_dir / "devices" / mdev_uuid, mdev_dir)
         available_file.write_text(f"{available - 1}\n")
+        # An NVIDIA GPU hosts one vGPU type at a time: once one is created the others offer none.
+        for sibling in _nvidia_types(type_dir.parent):
+            if sibling != type_dir:
+                (sibling / "available_instances").write_text("0\n")
 
     def _remove_mdev(self, mdev_dir: Path) -> None:
         type_dir = (mdev_dir / "mdev_type").resolve()
@@ -114,3 +121,18 @@ class SimulatedKernel:
         mdev_dir.rmdir()
         available_file = type_dir / "available_instances"
         available_file.write_text(f"{int(available_file.read_text().strip()) + 1}\n")
+        types = _nvidia_types(type_dir.parent)
+        if not any(any((t / "devices").iterdir()) for t in types if (t / "devices").is_dir()):
+            for sibling in types:  # the GPU is empty again: every type offers its maximum
+                (sibling / "available_instances").write_text(f"{_max_instances(sibling)}\n")
+
+
+def _max_instances(type_dir: Path) -> int:
+    description = (type_dir / "description").read_text() if (type_dir / "description").exists() else ""
+    match = re.search(r"max_instance=(\d+)", description)
+    return int(match.group(1)) if match else 0
+
+
+def _nvidia_types(types_dir: Path) -> list[Path]:
+    """The parent's mdev types that describe themselves as NVIDIA's do (with max_instance)."""
+    return [t for t in sorted(types_dir.iterdir()) if t.is_dir() and _max_instances(t) > 0]
