@@ -73,9 +73,6 @@ class PciFunction:
     pci_class: str  # six hex digits: base class, subclass, prog-if ("030000")
     physfn: str | None
 
-    def _text(self, name: str) -> str | None:
-        return read_text(self.path / name)
-
     @cached_property
     def subsystem_vendor(self) -> str:
         return hex_id(self.path / "subsystem_vendor")
@@ -180,11 +177,3 @@ def pci_functions(root: Path) -> list[PciFunction]:
 
 def physical_functions(root: Path) -> list[PciFunction]:
     return [f for f in pci_functions(root) if not f.is_vf]
-
-
-def under_root(root: Path, path: Path) -> Path:
-    """Refuse paths that escape the root (a hostile or broken symlink in a fixture)."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise ValueError(f"{path} leads outside {root}")
-    return resolved

@@ -46,7 +46,7 @@ class AppState:
         """After a committed change to these hosts' usage or inventory, update the scheduler's
         index so this process's next candidate query sees it."""
         names = {name for name in hostnames if name}
-        if names and self.scheduler.enabled:
+        if names and self.scheduler.enabled and self.scheduler.built:
             with self.db.read() as session:
                 self.scheduler.refresh(session, names)
 

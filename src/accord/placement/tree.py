@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accord.store.hardware import device_usable
 from accord.store.models import Attribute, Deployable, Device, Host
 
 STANDARD_RESOURCE_CLASSES = frozenset({"FPGA", "PGPU", "VGPU"})
@@ -65,12 +66,8 @@ def desired_tree(session: Session) -> dict[str, list[ChildProvider]]:
     for deployable, device in rows:
         if not deployable.resource_class:
             continue
-        offers_nothing = (
-            device.status != "enabled"
-            or device.quarantine_reason is not None
-            or device.lost
-            or device.health == "unusable"
-            or device.hostname in lost_hosts
+        offers_nothing = device.hostname in lost_hosts or not device_usable(
+            device.status, device.health, device.lost, device.quarantine_reason
         )
         total = deployable.num_accelerators
         tree.setdefault(device.hostname, []).append(

@@ -80,7 +80,11 @@ def record_arq(
 ) -> AuditEvent:
     """A bind, unbind or delete of one ARQ, naming the device its deployable belongs to."""
     device_uuid = None
-    if arq.device_rp_uuid:
+    if arq.deployable_id is not None:
+        # The bind just loaded this deployable and its device: the identity map answers, no query.
+        deployable = session.get(Deployable, arq.deployable_id)
+        device_uuid = deployable.device.uuid if deployable is not None else None
+    elif arq.device_rp_uuid:
         device_uuid = session.scalar(
             select(Device.uuid).join(Deployable).where(Deployable.rp_uuid == arq.device_rp_uuid)
         )

@@ -30,6 +30,12 @@ def list_devices(
     return list(session.scalars(query))
 
 
+def device_usable(status: str, health: str, lost: bool, quarantine_reason: str | None) -> bool:
+    """Whether a device may offer anything: enabled, not unusable, not lost, not quarantined.
+    One rule for the scheduler and the Placement mirror (a lost host is checked beside it)."""
+    return status == "enabled" and health != "unusable" and not lost and not quarantine_reason
+
+
 Row = TypeVar("Row", Device, Deployable, Attribute)
 
 

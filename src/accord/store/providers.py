@@ -22,6 +22,7 @@ from accord.domain.errors import Conflict
 from accord.scheduler.candidates import find_candidates
 from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
+from accord.store.hardware import device_usable
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
 
@@ -97,7 +98,7 @@ def load_hosts(
                 numa_node=numa,
                 function_id=function_id,
                 bitstream_id=bitstream_id,
-                usable=enabled and health != "unusable" and not lost and not quarantine,
+                usable=device_usable(status, health, lost, quarantine),
             )
         )
     return [Host(name, tuple(providers), name in lost_hosts) for name, providers in by_host.items()]
@@ -147,6 +148,11 @@ class SchedulerCache:
     def enabled(self) -> bool:
         return self.max_age_s > 0
 
+    @property
+    def built(self) -> bool:
+        """Nothing to keep fresh until a query built the index (a Nova-only cloud never does)."""
+        return self._index is not None
+
     def _current(self, session: Session) -> ProviderIndex:
         now = time.monotonic()
         if self._index is None or now - self._built_at > self.max_age_s:
@@ -155,7 +161,7 @@ class SchedulerCache:
         return self._index
 
     def refresh(self, session: Session, hostnames: set[str]) -> None:
-        if not self.enabled or self._index is None or not hostnames:
+        if not self.enabled or not self.built or not hostnames:
             return
         fresh = {host.name: host for host in load_hosts(session, hostnames=hostnames)}
         with self._lock:
