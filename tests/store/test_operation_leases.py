@@ -10,9 +10,9 @@ from accord.domain.arq import BindRequest
 from accord.domain.context import SYSTEM
 from accord.domain.device_profile import parse_profile
 from accord.schemas.inventory import InventorySnapshot
+from accord.services.binding import bind_arqs
 from accord.store.arqs import create_arqs
 from accord.store.bind_operations import RESOLVED_KEY, complete_bind_operation, mdev_preparer
-from accord.store.binding import bind_arqs
 from accord.store.db import Database
 from accord.store.inventory import apply_inventory_snapshot
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Operation

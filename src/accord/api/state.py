@@ -1,8 +1,7 @@
-"""What every handler can reach: settings, database, auth, Nova, and the bind seams."""
+"""What every handler can reach: the application's services, plus how callers authenticate."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -10,55 +9,13 @@ from fastapi import Request
 
 from accord.api.auth import Authenticator
 from accord.api.microversions import MIN_VERSION, Version
-from accord.config import Settings
-from accord.domain.arq import NOVA_STATUS, ARQState
 from accord.domain.context import RequestContext
-from accord.nova import BindEvent, NovaNotifier
-from accord.store.bind_operations import complete_bind_operation, mdev_preparer
-from accord.store.binding import HandlePreparer, HostChooser
-from accord.store.db import Database
-from accord.store.firmware import complete_flash
-from accord.store.models import AcceleratorRequest
-from accord.store.operations import Completion
-from accord.store.programming import complete_program, program_preparer
-from accord.store.providers import SchedulerCache, choose_deployables
+from accord.services.app import Services
 
 
 @dataclass
-class AppState:
-    settings: Settings
-    db: Database
-    authenticator: Authenticator
-    nova: NovaNotifier | None = None
-    preparers: list[HandlePreparer] = field(default_factory=lambda: [program_preparer, mdev_preparer])
-    chooser: HostChooser | None = choose_deployables
-    scheduler: SchedulerCache = field(default_factory=lambda: SchedulerCache(0))
-    # What happens when an operation of each kind ends (bind completion, firmware, ...).
-    completions: dict[str, Completion] = field(
-        default_factory=lambda: {
-            "create_mdev": complete_bind_operation,
-            "program": complete_program,
-            "firmware": complete_flash,
-        }
-    )
-
-    def refresh_hosts(self, hostnames: set[str | None]) -> None:
-        """After a committed change to these hosts' usage or inventory, update the scheduler's
-        index so this process's next candidate query sees it."""
-        names = {name for name in hostnames if name}
-        if names and self.scheduler.enabled and self.scheduler.built:
-            with self.db.read() as session:
-                self.scheduler.refresh(session, names)
-
-    def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:
-        if self.nova is None:
-            return
-        events = [
-            BindEvent(a.instance_uuid, a.uuid, NOVA_STATUS[ARQState(a.state)])
-            for a in arqs
-            if a.instance_uuid and ARQState(a.state) in NOVA_STATUS
-        ]
-        self.nova.send_in_background(events)
+class AppState(Services):
+    authenticator: Authenticator = field(kw_only=True)
 
 
 def app_state(request: Request) -> AppState:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.store.hardware import device_usable
+from accord.domain.usability import device_usable
 from accord.store.models import Attribute, Deployable, Device, Host
 
 STANDARD_RESOURCE_CLASSES = frozenset({"FPGA", "PGPU", "VGPU"})

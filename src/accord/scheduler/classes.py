@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from accord.domain.matching import trait_mismatch
 from accord.scheduler.model import Host, Provider, RequestGroup
 
 # (resource class, free, largest unit) per inventory, sorted by resource class
@@ -29,10 +30,12 @@ class ClassSignature:
     function_id: str | None
     bitstream_id: str | None
     numa_node: int | None
+    trait_set: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Signatures are dictionary keys in every query; hash the nested tuples once, not per lookup.
         object.__setattr__(self, "_hash", hash(self.key()))
+        object.__setattr__(self, "trait_set", frozenset(self.traits))
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
@@ -51,8 +54,7 @@ class ClassSignature:
 
     def fits(self, group: RequestGroup) -> bool:
         """Can one (unused) provider of this class serve `group` alone?"""
-        traits = set(self.traits)
-        if not group.required_traits <= traits or group.forbidden_traits & traits:
+        if trait_mismatch(group.required_traits, group.forbidden_traits, self.trait_set) is not None:
             return False
         limits = {rc: (free, unit) for rc, free, unit in self.capacity}
         for rc, amount in group.resources.items():

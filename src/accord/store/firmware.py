@@ -8,7 +8,6 @@ version, or quarantines the device when there was no way back.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -16,13 +15,10 @@ from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InvalidInput, NotFound
+from accord.domain.firmware import check_flash_allowed
+from accord.domain.image import check_usable
 from accord.store.models import AttachHandle, Deployable, Device, Image, Operation
 from accord.store.operations import SUCCEEDED, queue_operation
-
-
-def version_key(version: str) -> tuple[tuple[int, str], ...]:
-    """Compare dotted versions part by part, numbers numerically ("1.10" > "1.9")."""
-    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-_+]", version.strip()))
 
 
 def _firmware_image(session: Session, image_uuid: object) -> Image:
@@ -35,8 +31,7 @@ def _firmware_image(session: Session, image_uuid: object) -> Image:
         raise InvalidInput(
             f"Image {image.uuid} is a {image.kind}, not firmware; program bitstreams through ARQs."
         )
-    if image.state != "approved":
-        raise Conflict(f"Image {image.uuid} is {image.state}, not approved.")
+    check_usable(image.uuid, image.state, "flashed")
     if not image.version:
         raise InvalidInput(
             f"Firmware image {image.uuid} declares no version, so the flash could not be verified."
@@ -75,11 +70,7 @@ def request_flash(session: Session, device: Device, body: Any, requested_by: str
     image = _firmware_image(session, body["image_uuid"])
     _check_drained(session, device)
     current = device.firmware_version
-    if current and not force and version_key(image.version or "") <= version_key(current):
-        raise Conflict(
-            f"Device {device.uuid} runs firmware {current}; image {image.uuid} is {image.version}. "
-            "Downgrades and re-flashes need force=true."
-        )
+    check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)
     previous = None
     if current:
         previous = session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -28,12 +29,6 @@ def list_devices(
     if hostname is not None:
         query = query.where(Device.hostname == hostname)
     return list(session.scalars(query))
-
-
-def device_usable(status: str, health: str, lost: bool, quarantine_reason: str | None) -> bool:
-    """Whether a device may offer anything: enabled, not unusable, not lost, not quarantined.
-    One rule for the scheduler and the Placement mirror (a lost host is checked beside it)."""
-    return status == "enabled" and health != "unusable" and not lost and not quarantine_reason
 
 
 Row = TypeVar("Row", Device, Deployable, Attribute)
@@ -110,3 +105,19 @@ def device_uuids(session: Session, ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Device.id, Device.uuid).where(Device.id.in_(ids)))
     return {row.id: row.uuid for row in rows}
+
+
+def add_attribute(session: Session, deployable: Deployable, key: str, value: str) -> Attribute:
+    row = Attribute(deployable_id=deployable.id, key=key, value=value)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def attributes_by_deployable(session: Session, ids: set[int]) -> dict[int, list[Attribute]]:
+    found: dict[int, list[Attribute]] = defaultdict(list)
+    if ids:
+        query = select(Attribute).where(Attribute.deployable_id.in_(ids)).order_by(Attribute.id)
+        for attribute in session.scalars(query):
+            found[attribute.deployable_id].append(attribute)
+    return found

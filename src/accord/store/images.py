@@ -1,9 +1,7 @@
-"""The vetted image catalog: records, their states, and the checks that guard each step.
+"""The vetted image catalog's records: create, find, record an upload, approve, reject, delete.
 
-queued --upload--> uploaded --approve--> approved
-   \\________________\\--(bytes contradict the record, bad format, sha256 mismatch)--> rejected
-Only approved images are ever programmed or flashed; an approved image's bytes never change.
-The bytes themselves live in the blob store; this module keeps the record and decides.
+The life cycle itself (which state may follow which) is `domain/image.py`; the bytes live in the
+blob store; the use cases that tie them together are `services/catalog.py`.
 """
 
 from __future__ import annotations
@@ -17,13 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid
-from accord.domain.errors import BadState, Conflict, InUse, InvalidInput, NotFound
+from accord.domain.errors import Conflict, InUse, InvalidInput, NotFound
+from accord.domain.image import KINDS, STATES, ImageState, check_approve, check_reject, parse_kind
 from accord.images.formats.detect import check_declared
 from accord.images.formats.model import ImageContradiction, ImageFormatError, ParsedImage, canonical_uuid
 from accord.store.models import Deployable, Device, Image, Operation, TrustedKey
 
-KINDS = ("bitstream", "firmware")
-STATES = ("queued", "uploaded", "approved", "rejected")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"name": 255, "vendor": 64, "version": 128, "target": 255, "signature": 512}
 ALLOWED = {"uuid", "name", "kind", "function_id", "interface_id", "sha256", "properties", *TEXT_FIELDS}
@@ -73,9 +70,7 @@ def create_image(session: Session, body: Any, owner: str | None) -> Image:
     unknown = sorted(set(body) - ALLOWED)
     if unknown:
         raise InvalidInput(f"Unknown image field(s): {', '.join(unknown)}.")
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise InvalidInput(f"Image 'kind' must be one of {', '.join(KINDS)}.")
+    kind = parse_kind(body.get("kind"))
     sha256 = body.get("sha256")
     if sha256 is not None and (not isinstance(sha256, str) or not SHA256.match(sha256.lower())):
         raise InvalidInput("Image 'sha256' must be 64 hex digits (the digest the upload must match).")
@@ -94,7 +89,7 @@ def create_image(session: Session, body: Any, owner: str | None) -> Image:
         vendor=_text(body, "vendor"),
         version=version,
         function_id=_uuid_field(body, "function_id"),
-        state="queued",
+        state=ImageState.QUEUED,
         signature=_text(body, "signature"),
         properties=properties,
         # Declared until the upload parses the bytes; the parsed facts then replace it.
@@ -158,11 +153,6 @@ def list_images(
     return list(session.scalars(query))
 
 
-def check_uploadable(image: Image) -> None:
-    if image.state == "approved":
-        raise BadState(f"Image {image.uuid} is approved; its bytes can no longer change. Create a new image.")
-
-
 def declared(image: Image) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "function_id": image.function_id,
@@ -198,10 +188,10 @@ def finish_upload(
     image.size = size
     image.sha256 = sha256
     if reason is not None:
-        image.state = "rejected"
+        image.state = ImageState.REJECTED
         image.reject_reason = reason
         return reason
-    image.state = "uploaded"
+    image.state = ImageState.UPLOADED
     image.reject_reason = None
     if parsed is not None:
         facts = parsed.to_dict()
@@ -218,8 +208,7 @@ def format_error_text(exc: ImageFormatError) -> str:
 def approve(session: Session, image: Image, require_signatures: bool, blob_intact: bool) -> None:
     """Approval is the last gate: the bytes must still be the uploaded ones, and signed when
     signatures are required (a present signature is always checked)."""
-    if image.state != "uploaded":
-        raise BadState(f"Image {image.uuid} is {image.state}; only an uploaded image can be approved.")
+    check_approve(image.uuid, image.state)
     if not blob_intact:
         raise Conflict(
             f"The stored bytes of image {image.uuid} no longer match sha256 {image.sha256}; "
@@ -241,15 +230,14 @@ def approve(session: Session, image: Image, require_signatures: bool, blob_intac
             f"Image {image.uuid} is unsigned and this deployment requires signatures; "
             "create it again with 'signature' (ed25519 over its sha256)."
         )
-    image.state = "approved"
+    image.state = ImageState.APPROVED
 
 
 def reject(image: Image, reason: Any) -> None:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 1024:
         raise InvalidInput('Say why the image is rejected: {"reason": "..."} (up to 1024 characters).')
-    if image.state == "rejected":
-        raise BadState(f"Image {image.uuid} is already rejected.")
-    image.state = "rejected"
+    check_reject(image.uuid, image.state)
+    image.state = ImageState.REJECTED
     image.reject_reason = reason.strip()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid, parse_group
 from accord.domain.errors import Conflict, InvalidInput
+from accord.domain.image import check_usable
 from accord.store.bind_operations import complete_bind_operation
 from accord.store.models import (
     AcceleratorRequest,
@@ -51,8 +52,7 @@ def choose_image(session: Session, function_id: str | None, bitstream_id: str | 
         wanted = f"image for function {function_id}"
     if image is None:
         raise Conflict(f"Accord has no approved {wanted}; an admin must upload and approve one.")
-    if image.state != "approved":
-        raise Conflict(f"Image {image.uuid} is {image.state}, not approved; it cannot be programmed.")
+    check_usable(image.uuid, image.state)
     if function_id is not None and image.function_id != function_id:
         raise InvalidInput(f"Image {image.uuid} provides function {image.function_id}, not {function_id}.")
     return image

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import ProfileGroup, parse_group
 from accord.domain.errors import Conflict
+from accord.domain.usability import device_usable
 from accord.scheduler.candidates import find_candidates
 from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
-from accord.store.hardware import device_usable
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
 

@@ -7,17 +7,15 @@ from typing import Any
 from fastapi import Body, Depends, Request, Response
 
 from accord.api import render
-from accord.api.auditing import refusals_audited
 from accord.api.microversions import PROJECT_ID_ON_BIND, Version
 from accord.api.policy import authorize, require_service
-from accord.api.state import AppState, app_state, base_url, context, microversion
-from accord.domain.arq import PatchPlan, parse_patch
+from accord.api.state import app_state, base_url, context, microversion
+from accord.domain.arq import parse_patch
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import canonical_uuid
 from accord.domain.errors import Forbidden, InvalidInput, NotAcceptable, NotFound
+from accord.services import binding
 from accord.store import arqs as arq_store
-from accord.store import audit
-from accord.store.binding import BindResult, bind_arqs, unbind_arqs
 
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
@@ -33,10 +31,9 @@ def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depen
     group = body.get("device_profile_group_id")
     if group is not None and (isinstance(group, bool) or not isinstance(group, int)):
         raise InvalidInput("'device_profile_group_id' must be an integer.")
-    with app_state(request).db.write() as session:
-        rows = arq_store.create_arqs(session, ctx, name, group)
-        base = base_url(request)
-        return {"arqs": [render.arq(base, r) for r in rows]}
+    rows = binding.create_arqs(app_state(request), ctx, name, group)
+    base = base_url(request)
+    return {"arqs": [render.arq(base, r) for r in rows]}
 
 
 def list_(
@@ -91,39 +88,8 @@ def _apply_patch(request: Request, body: Any, ctx: RequestContext, version: Vers
         if not ctx.is_admin:
             raise Forbidden("Only admins may set /project_id when binding.")
     require_service(ctx, "Binding or unbinding accelerator requests")
-    state = app_state(request)
-    arqs = [b.arq_uuid for b in plan.binds] or [u.arq_uuid for u in plan.unbinds]
-    action = "arq.bind" if plan.binds else "arq.unbind"
-    with refusals_audited(
-        state, ctx, action, "accelerator_request", arqs[0] if len(arqs) == 1 else None, arqs=arqs
-    ):
-        result, hosts = _bind_or_unbind(state, ctx, plan)
-    state.refresh_hosts(hosts)
-    if plan.binds:
-        state.notify_resolved(result.resolved)
+    binding.apply_patch(app_state(request), ctx, plan)
     return Response(status_code=202)
-
-
-def _bind_or_unbind(
-    state: AppState, ctx: RequestContext, plan: PatchPlan
-) -> tuple[BindResult, set[str | None]]:
-    result = BindResult()
-    hosts: set[str | None] = set()
-    with state.db.write() as session:
-        if plan.binds:
-            result = bind_arqs(
-                session, ctx, plan.binds, state.preparers, state.chooser, skip_locked=not state.db.is_sqlite
-            )
-            for arq in [*result.resolved, *result.pending]:
-                audit.record_arq(session, ctx, "arq.bind", arq)
-                hosts.add(arq.hostname)
-        else:
-            rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
-            for arq in rows:
-                audit.record_arq(session, ctx, "arq.unbind", arq, "success")
-                hosts.add(arq.hostname)
-            unbind_arqs(session, rows)
-    return result, hosts
 
 
 def patch_one(
@@ -146,25 +112,15 @@ def delete(
     authorize(ctx, "accelerator_request:delete")
     if (arqs is None) == (instance is None):
         raise InvalidInput("Give exactly one of ?arqs=<uuid,...> or ?instance=<uuid>.")
-    db = app_state(request).db
-    with db.write() as session:
-        if arqs is not None:
-            uuids = [
-                canonical_uuid(u.strip(), "Accelerator request uuid") for u in arqs.split(",") if u.strip()
-            ]
-            if not uuids:
-                raise InvalidInput("?arqs= names no accelerator request.")
-            rows = arq_store.get_arqs_for_update(session, ctx, uuids)
-            arq_store.require_service_for_bound(ctx, rows)
-        else:
-            require_service(ctx, "Deleting the accelerator requests of an instance")
-            rows = arq_store.list_arqs(session, ctx, canonical_uuid(instance, "instance"))
-        hosts = {arq.hostname for arq in rows}
-        for arq in rows:
-            audit.record_arq(session, ctx, "arq.delete", arq, "success")
-        unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
-        arq_store.delete_rows(session, rows)
-    app_state(request).refresh_hosts(hosts)
+    uuids = None
+    if arqs is not None:
+        uuids = [canonical_uuid(u.strip(), "Accelerator request uuid") for u in arqs.split(",") if u.strip()]
+        if not uuids:
+            raise InvalidInput("?arqs= names no accelerator request.")
+    else:
+        require_service(ctx, "Deleting the accelerator requests of an instance")
+        instance = canonical_uuid(instance, "instance")
+    binding.delete_arqs(app_state(request), ctx, uuids, instance)
     return Response(status_code=204)
 
 

@@ -12,8 +12,8 @@ from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import InvalidInput
+from accord.services import hardware as hardware_services
 from accord.store import hardware
-from accord.store.models import Attribute
 
 KEY_MAX = VALUE_MAX = 255
 
@@ -58,16 +58,13 @@ def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depen
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
     key, value = _text(body, "key"), _text(body, "value")
-    with app_state(request).db.write() as session:
-        deployable = hardware.resolve_deployable_ref(session, body.get("deployable_id"))
-        row = Attribute(deployable_id=deployable.id, key=key, value=value)
-        session.add(row)
-        session.flush()
-        return render.attribute(base_url(request), row, deployable.uuid)
+    row, deployable = hardware_services.create_attribute(
+        app_state(request), body.get("deployable_id"), key, value
+    )
+    return render.attribute(base_url(request), row, deployable)
 
 
 def delete(request: Request, attribute_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
     authorize(ctx, "attribute:delete")
-    with app_state(request).db.write() as session:
-        session.delete(hardware.get_attribute(session, attribute_uuid))
+    hardware_services.delete_attribute(app_state(request), attribute_uuid)
     return Response(status_code=204)

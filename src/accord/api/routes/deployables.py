@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.api import render
@@ -14,17 +12,11 @@ from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.store import hardware
-from accord.store.models import Attribute, Deployable
+from accord.store.models import Deployable
 
 
 def render_deployables(session: Session, base: str, rows: list[Deployable]) -> list[dict[str, Any]]:
-    ids = {r.id for r in rows}
-    attributes: dict[int, list[Attribute]] = defaultdict(list)
-    if ids:
-        for attribute in session.scalars(
-            select(Attribute).where(Attribute.deployable_id.in_(ids)).order_by(Attribute.id)
-        ):
-            attributes[attribute.deployable_id].append(attribute)
+    attributes = hardware.attributes_by_deployable(session, {r.id for r in rows})
     devices = hardware.device_uuids(session, {r.device_id for r in rows})
     parents = hardware.deployable_uuids(session, {r.parent_id for r in rows if r.parent_id})
     return [

@@ -8,13 +8,13 @@ from fastapi import Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from accord.api import render
-from accord.api.auditing import refusals_audited
 from accord.api.microversions import DEVICE_STATUS, Version
 from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context, microversion
 from accord.domain.context import RequestContext
-from accord.store import audit, hardware
-from accord.store.firmware import request_flash
+from accord.services import firmware
+from accord.services import hardware as hardware_services
+from accord.store import hardware
 
 
 def list_(
@@ -44,25 +44,18 @@ def show(
         return render.device(base_url(request), row, version >= DEVICE_STATUS)
 
 
-def _set_status(request: Request, device_uuid: str, ctx: RequestContext, status: str) -> Response:
-    authorize(ctx, "device:disable" if status == "maintaining" else "device:enable")
-    state = app_state(request)
-    with state.db.write() as session:
-        hostname = hardware.set_device_status(session, device_uuid, status).hostname
-        action = "device.disable" if status == "maintaining" else "device.enable"
-        audit.record(
-            session, ctx, action, "device", device_uuid.lower(), "success", device_uuid=device_uuid.lower()
-        )
-    state.refresh_hosts({hostname})
+def _set_status(request: Request, device_uuid: str, ctx: RequestContext, enabled: bool) -> Response:
+    authorize(ctx, "device:enable" if enabled else "device:disable")
+    hardware_services.set_device_status(app_state(request), ctx, device_uuid, enabled)
     return Response(status_code=200)
 
 
 def disable(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
-    return _set_status(request, device_uuid, ctx, "maintaining")
+    return _set_status(request, device_uuid, ctx, enabled=False)
 
 
 def enable(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Response:
-    return _set_status(request, device_uuid, ctx, "enabled")
+    return _set_status(request, device_uuid, ctx, enabled=True)
 
 
 def health(request: Request, device_uuid: str, ctx: RequestContext = Depends(context)) -> Any:
@@ -87,25 +80,5 @@ def flash_firmware(
     request: Request, device_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
 ) -> Any:
     authorize(ctx, "device:firmware")
-    state = app_state(request)
-    with (
-        refusals_audited(state, ctx, "device.firmware", "device", device_uuid),
-        state.db.write() as session,
-    ):
-        device = hardware.get_device(session, device_uuid)
-        operation = request_flash(session, device, body, ctx.user_id)
-        audit.record(
-            session,
-            ctx,
-            "device.firmware",
-            "device",
-            device.uuid,
-            "started",
-            device_uuid=device.uuid,
-            image_sha256=operation.params.get("sha256"),
-            image_uuid=operation.params.get("image_uuid"),
-            operation_uuid=operation.uuid,
-            version=operation.params.get("version"),
-            previous_version=operation.params.get("previous_version"),
-        )
-        return JSONResponse(render.operation(base_url(request), operation, device.uuid), status_code=202)
+    operation, device = firmware.flash(app_state(request), ctx, device_uuid, body)
+    return JSONResponse(render.operation(base_url(request), operation, device), status_code=202)

@@ -6,39 +6,30 @@ from typing import Any
 
 from fastapi import Body, Depends, Request
 from pydantic import ValidationError
-from sqlalchemy import func, select
 
 from accord.api import render
 from accord.api.policy import authorize, require_host
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
-from accord.domain.errors import InvalidInput, NotFound
+from accord.domain.errors import InvalidInput
 from accord.schemas.inventory import Heartbeat, InventorySnapshot
-from accord.store.inventory import apply_inventory_snapshot, touch_host
-from accord.store.models import Device, Host
-
-
-def _device_counts(session: Any) -> dict[str, int]:
-    rows = session.execute(select(Device.hostname, func.count()).group_by(Device.hostname))
-    return {name: count for name, count in rows}
+from accord.services import inventory
+from accord.store import hosts
+from accord.store.inventory import touch_host
 
 
 def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "host:get")
     with app_state(request).db.read() as session:
-        counts = _device_counts(session)
-        rows = session.scalars(select(Host).order_by(Host.name))
         base = base_url(request)
-        return {"hosts": [render.host(base, h, counts.get(h.name, 0)) for h in rows]}
+        return {"hosts": [render.host(base, h, count) for h, count in hosts.list_hosts(session)]}
 
 
 def show(request: Request, hostname: str, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "host:get")
     with app_state(request).db.read() as session:
-        host = session.scalar(select(Host).where(Host.name == hostname))
-        if host is None:
-            raise NotFound(f"Host {hostname!r} could not be found.")
-        return render.host(base_url(request), host, _device_counts(session).get(hostname, 0))
+        host, count = hosts.get_host(session, hostname)
+        return render.host(base_url(request), host, count)
 
 
 def _parse(model: type[InventorySnapshot] | type[Heartbeat], body: Any, hostname: str) -> Any:
@@ -59,10 +50,7 @@ def report_inventory(
     authorize(ctx, "host:report")
     require_host(ctx, hostname)
     snapshot: InventorySnapshot = _parse(InventorySnapshot, body, hostname)
-    state = app_state(request)
-    with state.db.write() as session:
-        summary = apply_inventory_snapshot(session, snapshot)
-    state.refresh_hosts({hostname})
+    summary = inventory.report(app_state(request), snapshot)
     return {
         "hostname": hostname,
         "added": summary.added,

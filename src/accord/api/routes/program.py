@@ -11,7 +11,7 @@ from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from accord.api import render
-from accord.api.auditing import refusals_audited
+from accord.services.auditing import refusals_audited
 from accord.api.policy import authorize
 from accord.api.routes.deployables import render_deployables
 from accord.api.state import app_state, base_url, context
@@ -51,7 +51,7 @@ def program(
     state = app_state(request)
     with (
         refusals_audited(
-            state, ctx, "deployable.program", "deployable", deployable_uuid, image_uuid=image_uuid
+            state.db, ctx, "deployable.program", "deployable", deployable_uuid, image_uuid=image_uuid
         ),
         state.db.write() as session,
     ):

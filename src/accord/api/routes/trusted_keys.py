@@ -11,15 +11,14 @@ from accord.api import render
 from accord.api.policy import authorize
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
-from accord.store import audit, keys
+from accord.services import catalog
+from accord.store import keys
 
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "trusted_key:create")
-    with app_state(request).db.write() as session:
-        row = keys.add_key(session, body)
-        audit.record(session, ctx, "key.add", "trusted_key", row.uuid, "success", fingerprint=row.fingerprint)
-        return JSONResponse(render.trusted_key(base_url(request), row), status_code=201)
+    row = catalog.add_key(app_state(request), ctx, body)
+    return JSONResponse(render.trusted_key(base_url(request), row), status_code=201)
 
 
 def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
@@ -37,10 +36,5 @@ def show(request: Request, ident: str, ctx: RequestContext = Depends(context)) -
 
 def delete(request: Request, ident: str, ctx: RequestContext = Depends(context)) -> Response:
     authorize(ctx, "trusted_key:delete")
-    with app_state(request).db.write() as session:
-        row = keys.get_key(session, ident)
-        audit.record(
-            session, ctx, "key.delete", "trusted_key", row.uuid, "success", fingerprint=row.fingerprint
-        )
-        session.delete(row)
+    catalog.delete_key(app_state(request), ctx, ident)
     return Response(status_code=204)

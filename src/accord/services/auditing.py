@@ -10,17 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from accord.api.state import AppState
 from accord.domain.context import RequestContext
 from accord.domain.errors import AccordError
 from accord.store import audit
+from accord.store.db import Database
 
 AUDITED_STATUSES = (400, 403, 409, 413)
 
 
 @contextmanager
 def refusals_audited(
-    state: AppState,
+    db: Database,
     ctx: RequestContext,
     action: str,
     target_type: str,
@@ -31,7 +31,7 @@ def refusals_audited(
         yield
     except AccordError as exc:
         if exc.status in AUDITED_STATUSES:
-            with state.db.write() as session:
+            with db.write() as session:
                 audit.record(
                     session, ctx, action, target_type, target_uuid, "refused", reason=exc.message, **detail
                 )

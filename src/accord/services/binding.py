@@ -1,0 +1,248 @@
+"""Binding use cases: create ARQs, bind and unbind them (Nova's PATCH), delete them.
+
+A bind validates everything first (unknown host, rp or ARQ, a device that may not be used, a
+deployable that does not offer what the group asks for, quota: a 4xx, nothing stored), then claims
+one free attach handle per ARQ all-or-nothing through the store. Host-less binds are placed by the
+scheduler and placed again when they lose a race. The outcome names the ARQs resolved now, so
+Nova hears of them after the commit, and the hosts whose usage changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from accord.domain.arq import ARQState, BindRequest, PatchPlan, check_transition
+from accord.domain.context import RequestContext
+from accord.domain.device_profile import parse_group
+from accord.domain.errors import BadState, Conflict, InvalidInput
+from accord.domain.matching import group_mismatch
+from accord.domain.usability import unusable_reason
+from accord.services.app import Services
+from accord.services.auditing import refusals_audited
+from accord.store import arqs as arq_store
+from accord.store import audit, quotas
+from accord.store.binding import (
+    Claimed,
+    HandlePreparer,
+    HostChooser,
+    check_instance_free,
+    claim_all,
+    deployable_for,
+    device_condition,
+    offer_of,
+    unbind_arqs,
+)
+from accord.store.models import AcceleratorRequest, Deployable, utcnow
+
+MAX_PLACEMENT_TRIES = 10
+
+
+@dataclass
+class BindOutcome:
+    resolved: list[AcceleratorRequest] = field(default_factory=list)  # Bound or BindFailed now
+    pending: list[AcceleratorRequest] = field(default_factory=list)  # waiting for the agent
+    hosts: set[str | None] = field(default_factory=set)  # whose usage changed
+
+
+def create_arqs(
+    services: Services, ctx: RequestContext, profile_name: str, group: int | None
+) -> list[AcceleratorRequest]:
+    with services.db.write() as session:
+        return arq_store.create_arqs(session, ctx, profile_name, group)
+
+
+def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> BindOutcome:
+    """Bind or unbind (a patch is all one or the other), then tell the scheduler index and Nova."""
+    arqs = [b.arq_uuid for b in plan.binds] or [u.arq_uuid for u in plan.unbinds]
+    action = "arq.bind" if plan.binds else "arq.unbind"
+    target = arqs[0] if len(arqs) == 1 else None
+    with (
+        refusals_audited(services.db, ctx, action, "accelerator_request", target, arqs=arqs),
+        services.db.write() as session,
+    ):
+        if plan.binds:
+            outcome = bind_arqs(
+                session,
+                ctx,
+                plan.binds,
+                services.preparers,
+                services.chooser,
+                skip_locked=not services.db.is_sqlite,
+            )
+            for arq in [*outcome.resolved, *outcome.pending]:
+                audit.record_arq(session, ctx, "arq.bind", arq)
+        else:
+            outcome = BindOutcome()
+            rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
+            for arq in rows:
+                audit.record_arq(session, ctx, "arq.unbind", arq, "success")
+                outcome.hosts.add(arq.hostname)
+            unbind_arqs(session, rows)
+    services.refresh_hosts(outcome.hosts)
+    services.notify_resolved(outcome.resolved)
+    return outcome
+
+
+def delete_arqs(
+    services: Services, ctx: RequestContext, arq_uuids: Sequence[str] | None, instance: str | None
+) -> None:
+    """Delete named ARQs, or every ARQ of an instance (a service's call); bound ones are unbound."""
+    with services.db.write() as session:
+        if arq_uuids is not None:
+            rows = arq_store.get_arqs_for_update(session, ctx, arq_uuids)
+            arq_store.require_service_for_bound(ctx, rows)
+        else:
+            assert instance is not None
+            rows = arq_store.list_arqs(session, ctx, instance)
+        hosts: set[str | None] = {arq.hostname for arq in rows}
+        for arq in rows:
+            audit.record_arq(session, ctx, "arq.delete", arq, "success")
+        unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
+        arq_store.delete_rows(session, rows)
+    services.refresh_hosts(hosts)
+
+
+def check_bindable(session: Session, deployable: Deployable) -> None:
+    """A device that may not be used now (disabled, quarantined, unusable, lost host) refuses binds."""
+    reason = unusable_reason(device_condition(session, deployable.device))
+    if reason is not None:
+        raise Conflict(reason)
+
+
+def check_matches(session: Session, arq: AcceleratorRequest, deployable: Deployable) -> None:
+    """The deployable must offer what the ARQ's group asks for (resource class, traits, accel:)."""
+    group = parse_group(arq.device_profile_group_id, arq.device_profile_group)
+    mismatch = group_mismatch(group, offer_of(session, deployable))
+    if mismatch is not None:
+        raise InvalidInput(
+            f"Deployable {deployable.uuid} (rp {deployable.rp_uuid}) cannot serve accelerator request "
+            f"{arq.uuid}: it {mismatch}."
+        )
+
+
+def _all_bindable(
+    session: Session, targets: dict[str, Deployable], explicit: dict[str, Deployable], excluded: set[int]
+) -> bool:
+    """Nova's explicit targets must be bindable (else the request is refused); a host-less
+    target that is not is excluded, and the caller places again."""
+    ok = True
+    for arq_uuid, deployable in targets.items():
+        try:
+            check_bindable(session, deployable)
+        except Conflict:
+            if arq_uuid in explicit:
+                raise
+            excluded.add(deployable.id)
+            ok = False
+    return ok
+
+
+def bind_arqs(
+    session: Session,
+    ctx: RequestContext,
+    requests: Sequence[BindRequest],
+    preparers: Sequence[HandlePreparer] = (),
+    chooser: HostChooser | None = None,
+    skip_locked: bool = False,
+) -> BindOutcome:
+    """Validate every request (raising stores nothing), then claim handles all-or-nothing."""
+    arqs = arq_store.get_arqs_for_update(session, ctx, [r.arq_uuid for r in requests])
+    by_uuid = {a.uuid: a for a in arqs}
+    for arq in arqs:
+        if arq.state not in (ARQState.INITIAL.value, ARQState.UNBOUND.value):
+            raise BadState(
+                f"Accelerator request {arq.uuid} is {arq.state}; only Initial or Unbound ARQs can be bound."
+            )
+    ids = {a.id for a in arqs}
+    for instance in {r.instance_uuid for r in requests}:
+        check_instance_free(session, instance, ids)
+
+    explicit = {r.arq_uuid: deployable_for(session, r) for r in requests if r.device_rp_uuid is not None}
+    for arq_uuid, deployable in explicit.items():
+        check_matches(session, by_uuid[arq_uuid], deployable)
+    hostless = [r for r in requests if r.device_rp_uuid is None]
+    if hostless and chooser is None:
+        raise InvalidInput(
+            "Host-less binding is not enabled on this server; give /hostname and /device_rp_uuid."
+        )
+    for arq in arqs:
+        check_transition(arq.state, ARQState.BIND_STARTED)
+    excluded: set[int] = set()
+    failure = ""
+    for _attempt in range(MAX_PLACEMENT_TRIES if hostless else 1):
+        targets = dict(explicit)
+        if hostless:
+            assert chooser is not None
+            chosen = chooser(session, [by_uuid[r.arq_uuid] for r in hostless], excluded)
+            targets.update({r.arq_uuid: d for r, d in zip(hostless, chosen, strict=True)})
+        if not _all_bindable(session, targets, explicit, excluded):
+            failure = "the chosen devices stopped being usable"
+            continue  # the scheduler proposed from a view older than the store: place again
+        quotas.enforce(
+            session,
+            [
+                (
+                    r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
+                    targets[r.arq_uuid].resource_class,
+                )
+                for r in requests
+            ],
+        )
+        _mark_started(ctx, requests, by_uuid, targets)
+        session.flush()
+        claimed, failure, full = claim_all(session, requests, by_uuid, targets, skip_locked)
+        if claimed is not None:
+            return _prepare(session, claimed, preparers)
+        if not hostless:
+            return _fail_all(requests, by_uuid, failure)
+        excluded.add(full)  # lost a race for it: place again on fresh data
+    raise Conflict(f"Could not place the accelerator requests after {MAX_PLACEMENT_TRIES} tries: {failure}")
+
+
+def _mark_started(
+    ctx: RequestContext,
+    requests: Sequence[BindRequest],
+    by_uuid: dict[str, AcceleratorRequest],
+    targets: dict[str, Deployable],
+) -> None:
+    now = utcnow()
+    for request in requests:
+        arq, deployable = by_uuid[request.arq_uuid], targets[request.arq_uuid]
+        arq.state = ARQState.BIND_STARTED.value
+        arq.hostname = deployable.device.hostname
+        arq.device_rp_uuid = deployable.rp_uuid
+        arq.instance_uuid = request.instance_uuid
+        arq.project_id = request.project_id or arq.project_id or ctx.project_id
+        arq.bind_started_at = now
+        arq.failure_reason = None
+
+
+def _fail_all(
+    requests: Sequence[BindRequest], by_uuid: dict[str, AcceleratorRequest], reason: str
+) -> BindOutcome:
+    outcome = BindOutcome()
+    for request in requests:
+        arq = by_uuid[request.arq_uuid]
+        arq.state = ARQState.BIND_FAILED.value
+        arq.failure_reason = reason
+        outcome.resolved.append(arq)
+        outcome.hosts.add(arq.hostname)
+    return outcome
+
+
+def _prepare(session: Session, claimed: Claimed, preparers: Sequence[HandlePreparer]) -> BindOutcome:
+    outcome = BindOutcome()
+    for arq, deployable, handle in claimed:
+        arq.attach_handle_id = handle.id
+        arq.attach_handle = handle
+        arq.deployable_id = deployable.id
+        outcome.hosts.add(arq.hostname)
+        if any(prepare(session, arq, deployable, handle) for prepare in preparers):
+            outcome.pending.append(arq)
+        else:
+            arq.state = ARQState.BOUND.value
+            outcome.resolved.append(arq)
+    return outcome

@@ -1,0 +1,33 @@
+"""Hardware use cases an operator takes: enable or disable a device, add or remove attributes."""
+
+from __future__ import annotations
+
+from accord.domain.context import RequestContext
+from accord.services.app import Services
+from accord.store import audit, hardware
+from accord.store.models import Attribute
+
+
+def set_device_status(services: Services, ctx: RequestContext, device_uuid: str, enabled: bool) -> None:
+    status = "enabled" if enabled else "maintaining"
+    with services.db.write() as session:
+        device = hardware.set_device_status(session, device_uuid, status)
+        action = "device.enable" if enabled else "device.disable"
+        audit.record(session, ctx, action, "device", device.uuid, "success", device_uuid=device.uuid)
+        hostname = device.hostname
+    services.refresh_hosts({hostname})
+
+
+def create_attribute(
+    services: Services, deployable_ref: object, key: str, value: str
+) -> tuple[Attribute, str]:
+    """Returns the attribute and its deployable's uuid."""
+    with services.db.write() as session:
+        deployable = hardware.resolve_deployable_ref(session, deployable_ref)
+        row = hardware.add_attribute(session, deployable, key, value)
+        return row, deployable.uuid
+
+
+def delete_attribute(services: Services, attribute_uuid: str) -> None:
+    with services.db.write() as session:
+        session.delete(hardware.get_attribute(session, attribute_uuid))
