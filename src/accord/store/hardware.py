@@ -121,3 +121,15 @@ def attributes_by_deployable(session: Session, ids: set[int]) -> dict[int, list[
         for attribute in session.scalars(query):
             found[attribute.deployable_id].append(attribute)
     return found
+
+
+DeployableView = tuple[Deployable, str, list[Attribute], str | None]
+
+
+def deployable_views(session: Session, rows: list[Deployable]) -> list[DeployableView]:
+    """Each deployable with what its Cyborg shape shows beside it: its device's uuid, its
+    attributes and its parent's uuid, read in three queries for the whole list."""
+    attributes = attributes_by_deployable(session, {r.id for r in rows})
+    devices = device_uuids(session, {r.device_id for r in rows})
+    parents = deployable_uuids(session, {r.parent_id for r in rows if r.parent_id})
+    return [(r, devices[r.device_id], attributes[r.id], parents.get(r.parent_id or 0)) for r in rows]

@@ -11,12 +11,12 @@ from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from accord.api import render
-from accord.services.auditing import refusals_audited
 from accord.api.policy import authorize
 from accord.api.routes.deployables import render_deployables
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import Conflict, InvalidInput
+from accord.services.auditing import refusals_audited
 from accord.store import audit, hardware
 from accord.store.models import Operation
 from accord.store.programming import request_admin_program
@@ -77,9 +77,10 @@ def program(
             if op is not None and op.state in ("succeeded", "failed"):
                 if op.state == "failed":
                     raise Conflict(f"Programming {image_uuid} failed: {op.error}")
-                return render_deployables(
-                    session, base_url(request), [hardware.get_deployable(session, deployable_uuid)]
-                )[0]
+                views = hardware.deployable_views(
+                    session, [hardware.get_deployable(session, deployable_uuid)]
+                )
+                return render_deployables(base_url(request), views)[0]
         time.sleep(POLL_S)
     with state.db.read() as session:
         op = session.get(Operation, operation_id)
