@@ -15,12 +15,15 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Response
+from pydantic import BaseModel
 
 from accord import __version__
+from accord.api import schemas
 from accord.api.auth import make_authenticator
 from accord.api.errors import install_error_handlers
 from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
+from accord.api.openapi import install_openapi
 from accord.api.routes import (
     accelerator_requests,
     allocation_candidates,
@@ -37,11 +40,11 @@ from accord.api.routes import (
     trusted_keys,
     versions,
 )
-from accord.api.schemas import install_openapi
 from accord.api.state import AppState
 from accord.config import Settings
 from accord.nova import NovaNotifier
 from accord.reconcile import Reconciler
+from accord.schemas.inventory import Heartbeat, InventorySnapshot
 from accord.store.db import Database
 from accord.store.providers import SchedulerCache, choose_deployables
 
@@ -54,58 +57,69 @@ class Route(NamedTuple):
     handler: Callable[..., Any]
     status: int = 200
     summary: str = ""
+    body: type[BaseModel] | None = None  # parses the request body and describes it in /openapi.json
 
 
 ROUTES: list[Route] = [
     Route("GET", "/", versions.root, summary="API versions"),
     Route("GET", "/v2", versions.v2, summary="The v2 API and its microversion range"),
     Route("GET", "/v2/device_profiles", device_profiles.list_),
-    Route("POST", "/v2/device_profiles", device_profiles.create, 201),
+    Route("POST", "/v2/device_profiles", device_profiles.create, 201, body=schemas.DeviceProfileCreate),
     Route("DELETE", "/v2/device_profiles", device_profiles.delete_many, 204),
     Route("GET", "/v2/device_profiles/{ident}", device_profiles.show),
     Route("DELETE", "/v2/device_profiles/{ident}", device_profiles.delete_one, 204),
     Route("GET", "/v2/accelerator_requests", accelerator_requests.list_),
-    Route("POST", "/v2/accelerator_requests", accelerator_requests.create, 201),
-    Route("PATCH", "/v2/accelerator_requests", accelerator_requests.patch, 202),
+    Route("POST", "/v2/accelerator_requests", accelerator_requests.create, 201, body=schemas.ARQCreate),
+    Route("PATCH", "/v2/accelerator_requests", accelerator_requests.patch, 202, body=schemas.ARQPatch),
     Route("DELETE", "/v2/accelerator_requests", accelerator_requests.delete, 204),
     Route("GET", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.show),
-    Route("PATCH", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.patch_one, 202),
+    Route(
+        "PATCH",
+        "/v2/accelerator_requests/{arq_uuid}",
+        accelerator_requests.patch_one,
+        202,
+        body=schemas.ARQPatch,
+    ),
     Route("DELETE", "/v2/accelerator_requests/{arq_uuid}", accelerator_requests.delete_one, 204),
     Route("GET", "/v2/devices", devices.list_),
     Route("GET", "/v2/devices/{device_uuid}", devices.show),
     Route("POST", "/v2/devices/{device_uuid}/disable", devices.disable),
     Route("POST", "/v2/devices/{device_uuid}/enable", devices.enable),
     Route("GET", "/v2/devices/{device_uuid}/health", devices.health),
-    Route("POST", "/v2/devices/{device_uuid}/firmware", devices.flash_firmware, 202),
+    Route(
+        "POST", "/v2/devices/{device_uuid}/firmware", devices.flash_firmware, 202, body=schemas.FirmwareFlash
+    ),
     Route("GET", "/v2/deployables", deployables.list_),
     Route("GET", "/v2/deployables/{deployable_uuid}", deployables.show),
-    Route("PATCH", "/v2/deployables/{deployable_uuid}/program", program.program),
+    Route(
+        "PATCH", "/v2/deployables/{deployable_uuid}/program", program.program, body=schemas.DeployableProgram
+    ),
     Route("GET", "/v2/attributes", attributes.list_),
-    Route("POST", "/v2/attributes", attributes.create, 201),
+    Route("POST", "/v2/attributes", attributes.create, 201, body=schemas.AttributeCreate),
     Route("GET", "/v2/attributes/{attribute_uuid}", attributes.show),
     Route("DELETE", "/v2/attributes/{attribute_uuid}", attributes.delete, 204),
     Route("GET", "/v2/hosts", hosts.list_),
     Route("GET", "/v2/hosts/{hostname}", hosts.show),
-    Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory),
-    Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat),
+    Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory, body=InventorySnapshot),
+    Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat, body=Heartbeat),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim),
     Route("POST", "/v2/hosts/{hostname}/operations/{operation_uuid}", operations.finish),
     Route("GET", "/v2/allocation_candidates", allocation_candidates.list_),
     Route("GET", "/v2/quotas", quotas.list_),
-    Route("PUT", "/v2/quotas/{project_id}/{resource_class}", quotas.put),
+    Route("PUT", "/v2/quotas/{project_id}/{resource_class}", quotas.put, body=schemas.QuotaLimit),
     Route("DELETE", "/v2/quotas/{project_id}/{resource_class}", quotas.delete, 204),
     Route("GET", "/v2/operations", operations.list_),
     Route("GET", "/v2/operations/{operation_uuid}", operations.show),
     Route("GET", "/v2/images", images.list_),
-    Route("POST", "/v2/images", images.create, 201),
+    Route("POST", "/v2/images", images.create, 201, body=schemas.ImageCreate),
     Route("GET", "/v2/images/{image_uuid}", images.show),
     Route("DELETE", "/v2/images/{image_uuid}", images.delete, 204),
     Route("PUT", "/v2/images/{image_uuid}/file", images.upload, summary="Upload the image's bytes"),
     Route("GET", "/v2/images/{image_uuid}/file", images.download, summary="Download the image's bytes"),
     Route("POST", "/v2/images/{image_uuid}/approve", images.approve),
-    Route("POST", "/v2/images/{image_uuid}/reject", images.reject),
+    Route("POST", "/v2/images/{image_uuid}/reject", images.reject, body=schemas.ImageReject),
     Route("GET", "/v2/trusted_keys", trusted_keys.list_),
-    Route("POST", "/v2/trusted_keys", trusted_keys.create, 201),
+    Route("POST", "/v2/trusted_keys", trusted_keys.create, 201, body=schemas.TrustedKeyCreate),
     Route("GET", "/v2/trusted_keys/{ident}", trusted_keys.show),
     Route("DELETE", "/v2/trusted_keys/{ident}", trusted_keys.delete, 204),
     Route("GET", "/v2/audit_events", audit_events.list_),
@@ -219,7 +233,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, {(r.method, r.path): r.body for r in ROUTES if r.body is not None})
     app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,21 +1,68 @@
-"""Request-body models for /openapi.json.
+"""Request bodies: one pydantic model per body, used both to parse the request and to describe
+it in /openapi.json, so the two cannot drift.
 
-Handlers parse bodies themselves (so every mistake gets Cyborg's 400 with a message of our
-own, never a framework 422); these models only describe the bodies to clients and tools.
+Where the domain has a grammar of its own (device profiles, ARQ patches) the model runs it first,
+so a mistake gets the grammar's message; the model's typed fields then document and enforce the
+same shape. Every mistake is Cyborg's 400 with `{"error_message"}`, never a framework 422.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field, RootModel, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    RootModel,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
-from accord.schemas.inventory import Heartbeat, InventorySnapshot
+from accord.domain.arq import PatchPlan, parse_patch
+from accord.domain.device_profile import ProfileSpec, parse_profile
+from accord.domain.errors import InvalidInput
+
+Body = TypeVar("Body", bound=BaseModel)
 
 
-class DeviceProfileIn(BaseModel):
+def parse(model: type[Body], raw: Any) -> Body:
+    """Validate a decoded JSON body; a mistake is an InvalidInput naming the first bad field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(describe(model, exc)) from exc
+
+
+def describe(model: type[BaseModel], exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    what = getattr(model, "what", model.__name__)
+    if error["type"] == "extra_forbidden":
+        return f"Unknown field in the {what}: {where}."
+    if error["type"] == "missing":
+        return f"The {what} needs '{where}'."
+    return f"Invalid {what}{f' at {where}' if where else ''}: {error['msg']}."
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused; no silent coercion of "1" into 1 or true into 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def grammar_first(raw: Any, handler: ValidatorFunctionWrapHandler, grammar: Any) -> Any:
+    """Run the domain's grammar before the typed fields (InvalidInput passes through pydantic
+    untouched, with the grammar's own message) and keep its result on the model."""
+    parsed = grammar(raw)
+    model = handler(raw)
+    model._parsed = parsed
+    return model
+
+
+class DeviceProfileIn(Strict):
     name: str = Field(pattern=r"^[a-zA-Z0-9\-_]+$", max_length=255)
     description: str | None = Field(default=None, max_length=255)
     uuid: str | None = None
@@ -27,8 +74,20 @@ class DeviceProfileIn(BaseModel):
 class DeviceProfileCreate(RootModel[list[DeviceProfileIn]]):
     """A list holding exactly one device profile (Cyborg's wire form)."""
 
+    _parsed: ProfileSpec = PrivateAttr()
 
-class ARQCreate(BaseModel):
+    @model_validator(mode="wrap")
+    @classmethod
+    def _grammar(cls, raw: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return grammar_first(raw, handler, parse_profile)
+
+    @property
+    def spec(self) -> ProfileSpec:
+        return self._parsed
+
+
+class ARQCreate(Strict):
+    what: ClassVar[str] = "accelerator request"
     device_profile_name: str
     device_profile_group_id: int | None = None
 
@@ -42,18 +101,40 @@ class PatchOp(BaseModel):
 class ARQPatch(RootModel[dict[str, list[PatchOp]]]):
     """ARQ uuid → JSON-patch ops: all `add` (bind) or all `remove` (unbind)."""
 
+    _parsed: PatchPlan = PrivateAttr()
 
-class AttributeCreate(BaseModel):
-    deployable_id: str
-    key: str
-    value: str
+    @model_validator(mode="wrap")
+    @classmethod
+    def _grammar(cls, raw: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return grammar_first(raw, handler, lambda body: parse_patch(body, project_id_allowed=True))
+
+    @property
+    def plan(self) -> PatchPlan:
+        return self._parsed
 
 
-class QuotaLimit(BaseModel):
+class AttributeCreate(Strict):
+    what: ClassVar[str] = "attribute"
+    deployable_id: str | int = Field(description="The deployable's uuid (or Cyborg's integer id)")
+    key: str = Field(min_length=1, max_length=255)
+    value: str = Field(min_length=1, max_length=255)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, raw: Any) -> Any:
+        # openstacksdk wraps the body in its resource key.
+        if isinstance(raw, dict) and set(raw) == {"attribute"}:
+            return raw["attribute"]
+        return raw
+
+
+class QuotaLimit(Strict):
+    what: ClassVar[str] = "quota"
     limit: int = Field(ge=0, le=1_000_000)
 
 
-class ImageCreate(BaseModel):
+class ImageCreate(Strict):
+    what: ClassVar[str] = "image"
     name: str = Field(max_length=255)
     kind: Literal["bitstream", "firmware"]
     vendor: str | None = Field(default=None, max_length=64)
@@ -62,75 +143,53 @@ class ImageCreate(BaseModel):
     interface_id: str | None = Field(default=None, description="PR interface uuid the image is built for")
     target: str | None = Field(default=None, description="Interface uuid, platform VBNV or part name")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
-    signature: str | None = Field(default=None, description="base64 ed25519 signature over the sha256 digest")
+    signature: str | None = Field(
+        default=None, max_length=512, description="base64 ed25519 signature over the sha256 digest"
+    )
     properties: dict[str, str] = Field(default_factory=dict)
     uuid: str | None = None
 
 
-class ImageReject(BaseModel):
-    reason: str = Field(max_length=1024)
+class ImageReject(Strict):
+    what: ClassVar[str] = "rejection"
+    reason: str = Field(min_length=1, max_length=1024)
 
 
-class TrustedKeyCreate(BaseModel):
-    name: str = Field(max_length=255)
-    public_key: str = Field(description="ed25519 public key: PEM, OpenSSH or base64 of the raw 32 bytes")
+class TrustedKeyCreate(Strict):
+    what: ClassVar[str] = "trusted key"
+    name: str = Field(min_length=1, max_length=255)
+    public_key: str = Field(
+        max_length=4096, description="ed25519 public key: PEM, OpenSSH or base64 of the raw 32 bytes"
+    )
 
 
-BODIES: dict[tuple[str, str], type[BaseModel]] = {
-    ("PUT", "/v2/quotas/{project_id}/{resource_class}"): QuotaLimit,
-    ("POST", "/v2/device_profiles"): DeviceProfileCreate,
-    ("POST", "/v2/accelerator_requests"): ARQCreate,
-    ("PATCH", "/v2/accelerator_requests"): ARQPatch,
-    ("PATCH", "/v2/accelerator_requests/{arq_uuid}"): ARQPatch,
-    ("POST", "/v2/attributes"): AttributeCreate,
-    ("POST", "/v2/hosts/{hostname}/inventory"): InventorySnapshot,
-    ("POST", "/v2/hosts/{hostname}/heartbeat"): Heartbeat,
-    ("POST", "/v2/images"): ImageCreate,
-    ("POST", "/v2/images/{image_uuid}/reject"): ImageReject,
-    ("POST", "/v2/trusted_keys"): TrustedKeyCreate,
-}
-
-REF = "#/components/schemas/{model}"
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"error_message": {"type": "string"}},
-    "required": ["error_message"],
-}
-ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-ERROR_STATUSES = {
-    "400": "Invalid input",
-    "401": "Not authenticated",
-    "403": "Not allowed",
-    "404": "Not found",
-    "406": "Microversion not acceptable",
-}
+class FirmwareFlash(Strict):
+    what: ClassVar[str] = "firmware request"
+    image_uuid: str = Field(description="An approved firmware image")
+    force: bool = Field(default=False, description="Allow a downgrade or a re-flash of the same version")
 
 
-def install_openapi(app: FastAPI) -> None:
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        spec = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        components = spec.setdefault("components", {}).setdefault("schemas", {})
-        for (method, path), model in BODIES.items():
-            schema = TypeAdapter(model).json_schema(ref_template=REF)
-            components.update(schema.pop("$defs", {}))
-            components[model.__name__] = schema
-            operation = spec["paths"][path][method.lower()]
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
-            }
-        components["Error"] = ERROR_SCHEMA
-        for operations in spec["paths"].values():
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                for status, text in ERROR_STATUSES.items():
-                    responses.setdefault(status, {"description": text, "content": ERROR_CONTENT})
-        app.openapi_schema = spec
-        return spec
+class ProgramImage(Strict):
+    image_uuid: str
 
-    app.openapi = openapi  # type: ignore[method-assign]
+
+class ProgramOp(Strict):
+    op: Literal["replace"]
+    path: Literal["/program"]
+    value: list[ProgramImage] = Field(min_length=1, max_length=1)
+
+
+class DeployableProgram(RootModel[list[ProgramOp]]):
+    """Cyborg's manual programming: `[{"op": "replace", "path": "/program", "value": [{"image_uuid"}]}]`."""
+
+    what: ClassVar[str] = "program request"
+
+    @property
+    def image_uuid(self) -> str:
+        return self.root[0].value[0].image_uuid
+
+    @model_validator(mode="after")
+    def _one_op(self) -> DeployableProgram:
+        if len(self.root) != 1:
+            raise ValueError("exactly one replace of /program")
+        return self

@@ -6,8 +6,6 @@ back, restores or quarantines on failure (the operation's completion in `store/f
 
 from __future__ import annotations
 
-from typing import Any
-
 from accord.domain.context import RequestContext
 from accord.services.app import Services
 from accord.services.auditing import refusals_audited
@@ -16,14 +14,16 @@ from accord.store.firmware import request_flash
 from accord.store.models import Operation
 
 
-def flash(services: Services, ctx: RequestContext, device_uuid: str, body: Any) -> tuple[Operation, str]:
+def flash(
+    services: Services, ctx: RequestContext, device_uuid: str, image_uuid: str, force: bool
+) -> tuple[Operation, str]:
     """Queue the flash; returns the operation and the device's uuid."""
     with (
         refusals_audited(services.db, ctx, "device.firmware", "device", device_uuid),
         services.db.write() as session,
     ):
         device = hardware.get_device(session, device_uuid)
-        operation = request_flash(session, device, body, ctx.user_id)
+        operation = request_flash(session, device, image_uuid, force, ctx.user_id)
         audit.record(
             session,
             ctx,

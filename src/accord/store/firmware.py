@@ -8,8 +8,6 @@ version, or quarantines the device when there was no way back.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,13 +59,10 @@ def _check_drained(session: Session, device: Device) -> None:
         raise Conflict(f"Device {device.uuid} has operation {busy} in progress.")
 
 
-def request_flash(session: Session, device: Device, body: Any, requested_by: str | None) -> Operation:
-    if not isinstance(body, dict) or not set(body) <= {"image_uuid", "force"} or "image_uuid" not in body:
-        raise InvalidInput('The body must be {"image_uuid": "<uuid>", "force": false}.')
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidInput("'force' must be true or false.")
-    image = _firmware_image(session, body["image_uuid"])
+def request_flash(
+    session: Session, device: Device, image_uuid: str, force: bool, requested_by: str | None
+) -> Operation:
+    image = _firmware_image(session, image_uuid)
     _check_drained(session, device)
     current = device.firmware_version
     check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)

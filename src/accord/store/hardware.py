@@ -71,7 +71,8 @@ def resolve_deployable_ref(session: Session, ref: object) -> Deployable:
     if isinstance(ref, bool) or not isinstance(ref, int | str):
         raise InvalidInput("deployable_id must be a deployable uuid or integer id.")
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        deployable = session.get(Deployable, int(ref))
+        # Ids are 32-bit on PostgreSQL: a larger number names nothing (and must not reach SQL).
+        deployable = session.get(Deployable, int(ref)) if 0 < int(ref) < 2**31 else None
         if deployable is None:
             raise NotFound(f"Deployable {ref} could not be found.")
         return deployable

@@ -9,8 +9,8 @@ from fastapi import Body, Depends, Request, Response
 from accord.api import render
 from accord.api.microversions import PROJECT_ID_ON_BIND, Version
 from accord.api.policy import authorize, require_service
+from accord.api.schemas import ARQCreate, ARQPatch, parse
 from accord.api.state import app_state, base_url, context, microversion
-from accord.domain.arq import parse_patch
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import canonical_uuid
 from accord.domain.errors import Forbidden, InvalidInput, NotAcceptable, NotFound
@@ -20,18 +20,10 @@ from accord.store import arqs as arq_store
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "accelerator_request:create")
-    if not isinstance(body, dict):
-        raise InvalidInput('The body must be an object like {"device_profile_name": "dp1"}.')
-    unknown = set(body) - {"device_profile_name", "device_profile_group_id"}
-    if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    name = body.get("device_profile_name")
-    if not isinstance(name, str):
-        raise InvalidInput("'device_profile_name' is required and must be a string.")
-    group = body.get("device_profile_group_id")
-    if group is not None and (isinstance(group, bool) or not isinstance(group, int)):
-        raise InvalidInput("'device_profile_group_id' must be an integer.")
-    rows = binding.create_arqs(app_state(request), ctx, name, group)
+    wanted = parse(ARQCreate, body)
+    rows = binding.create_arqs(
+        app_state(request), ctx, wanted.device_profile_name, wanted.device_profile_group_id
+    )
     base = base_url(request)
     return {"arqs": [render.arq(base, r) for r in rows]}
 
@@ -81,7 +73,7 @@ def patch(
 
 def _apply_patch(request: Request, body: Any, ctx: RequestContext, version: Version) -> Response:
     authorize(ctx, "accelerator_request:update")
-    plan = parse_patch(body, project_id_allowed=True)
+    plan = parse(ARQPatch, body).plan
     if any(b.project_id is not None for b in plan.binds):
         if version < PROJECT_ID_ON_BIND:
             raise NotAcceptable(f"/project_id in a bind needs microversion {PROJECT_ID_ON_BIND} or later.")

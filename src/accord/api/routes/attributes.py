@@ -9,13 +9,11 @@ from fastapi import Body, Depends, Request, Response
 
 from accord.api import render
 from accord.api.policy import authorize
+from accord.api.schemas import AttributeCreate, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
-from accord.domain.errors import InvalidInput
 from accord.services import hardware as hardware_services
 from accord.store import hardware
-
-KEY_MAX = VALUE_MAX = 255
 
 
 def list_(
@@ -41,25 +39,11 @@ def show(request: Request, attribute_uuid: str, ctx: RequestContext = Depends(co
         return render.attribute(base_url(request), row, uuids[row.deployable_id])
 
 
-def _text(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value or len(value) > KEY_MAX:
-        raise InvalidInput(f"'{field}' must be a non-empty string of at most {KEY_MAX} characters.")
-    return value
-
-
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "attribute:create")
-    if isinstance(body, dict) and set(body) == {"attribute"}:
-        body = body["attribute"]  # openstacksdk wraps the body in its resource key
-    if not isinstance(body, dict):
-        raise InvalidInput('The body must be an object: {"deployable_id", "key", "value"}.')
-    unknown = set(body) - {"deployable_id", "key", "value"}
-    if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    key, value = _text(body, "key"), _text(body, "value")
+    wanted = parse(AttributeCreate, body)
     row, deployable = hardware_services.create_attribute(
-        app_state(request), body.get("deployable_id"), key, value
+        app_state(request), wanted.deployable_id, wanted.key, wanted.value
     )
     return render.attribute(base_url(request), row, deployable)
 

@@ -9,9 +9,10 @@ from fastapi import Body, Depends, Request, Response
 from accord.api import render
 from accord.api.microversions import PROFILE_BY_NAME, Version
 from accord.api.policy import authorize
+from accord.api.schemas import DeviceProfileCreate, parse
 from accord.api.state import app_state, base_url, context, microversion
 from accord.domain.context import RequestContext
-from accord.domain.device_profile import looks_like_uuid, parse_profile
+from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import InvalidInput, NotAcceptable
 from accord.store import profiles
 
@@ -24,7 +25,7 @@ def _names(value: str | None) -> list[str] | None:
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "device_profile:create")
-    spec = parse_profile(body)
+    spec = parse(DeviceProfileCreate, body).spec
     with app_state(request).db.write() as session:
         row = profiles.create_profile(session, spec)
         return render.profile(base_url(request), row)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from accord.api import render
 from accord.api.microversions import DEVICE_STATUS, Version
 from accord.api.policy import authorize
+from accord.api.schemas import FirmwareFlash, parse
 from accord.api.state import app_state, base_url, context, microversion
 from accord.domain.context import RequestContext
 from accord.services import firmware
@@ -80,5 +81,6 @@ def flash_firmware(
     request: Request, device_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
 ) -> Any:
     authorize(ctx, "device:firmware")
-    operation, device = firmware.flash(app_state(request), ctx, device_uuid, body)
+    wanted = parse(FirmwareFlash, body)
+    operation, device = firmware.flash(app_state(request), ctx, device_uuid, wanted.image_uuid, wanted.force)
     return JSONResponse(render.operation(base_url(request), operation, device), status_code=202)

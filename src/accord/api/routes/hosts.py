@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Body, Depends, Request
-from pydantic import ValidationError
 
 from accord.api import render
 from accord.api.policy import authorize, require_host
+from accord.api.schemas import parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import InvalidInput
@@ -33,12 +33,7 @@ def show(request: Request, hostname: str, ctx: RequestContext = Depends(context)
 
 
 def _parse(model: type[InventorySnapshot] | type[Heartbeat], body: Any, hostname: str) -> Any:
-    try:
-        parsed = model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"Invalid {model.__name__} at {where or 'body'}: {first['msg']}") from exc
+    parsed = parse(model, body)
     if parsed.hostname != hostname:
         raise InvalidInput(f"The body is for host {parsed.hostname!r}, the URL for {hostname!r}.")
     return parsed

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from accord.api import render
 from accord.api.policy import authorize
+from accord.api.schemas import ImageCreate, ImageReject, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import TooLarge
@@ -22,7 +23,8 @@ from accord.store import images
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "image:create")
-    row = catalog.create_image(app_state(request), ctx, body)
+    wanted = parse(ImageCreate, body)
+    row = catalog.create_image(app_state(request), ctx, wanted.model_dump(exclude_unset=True))
     return JSONResponse(render.image(base_url(request), row), status_code=201)
 
 
@@ -91,7 +93,7 @@ def reject(
     request: Request, image_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
 ) -> Any:
     authorize(ctx, "image:approve")
-    reason = body.get("reason") if isinstance(body, dict) else None
+    reason = parse(ImageReject, body).reason
     return render.image(base_url(request), catalog.reject(app_state(request), ctx, image_uuid, reason))
 
 

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from accord.api import render
 from accord.api.policy import authorize
 from accord.api.routes.deployables import render_deployables
+from accord.api.schemas import DeployableProgram, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
-from accord.domain.errors import Conflict, InvalidInput
+from accord.domain.errors import Conflict
 from accord.services.auditing import refusals_audited
 from accord.store import audit, hardware
 from accord.store.models import Operation
@@ -24,30 +25,11 @@ from accord.store.programming import request_admin_program
 POLL_S = 0.1
 
 
-def _image_uuid(body: Any) -> str:
-    ok = (
-        isinstance(body, list)
-        and len(body) == 1
-        and isinstance(body[0], dict)
-        and body[0].get("op") == "replace"
-        and body[0].get("path") == "/program"
-        and isinstance(body[0].get("value"), list)
-        and len(body[0]["value"]) == 1
-        and isinstance(body[0]["value"][0], dict)
-        and isinstance(body[0]["value"][0].get("image_uuid"), str)
-    )
-    if not ok:
-        raise InvalidInput(
-            'The body must be [{"op": "replace", "path": "/program", "value": [{"image_uuid": "<uuid>"}]}].'
-        )
-    return str(body[0]["value"][0]["image_uuid"])
-
-
 def program(
     request: Request, deployable_uuid: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
 ) -> Any:
     authorize(ctx, "deployable:program")
-    image_uuid = _image_uuid(body)
+    image_uuid = parse(DeployableProgram, body).image_uuid
     state = app_state(request)
     with (
         refusals_audited(

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import Body, Depends, Request, Response
 
 from accord.api.policy import authorize
+from accord.api.schemas import QuotaLimit, parse
 from accord.api.state import app_state, context
 from accord.domain.context import RequestContext
-from accord.domain.errors import Forbidden, InvalidInput
+from accord.domain.errors import Forbidden
 from accord.store import quotas
 from accord.store.models import Quota
 
@@ -43,10 +44,9 @@ def put(
     ctx: RequestContext = Depends(context),
 ) -> Any:
     authorize(ctx, "quota:set")
-    if not isinstance(body, dict) or set(body) != {"limit"}:
-        raise InvalidInput('The body must be {"limit": N}.')
+    limit = parse(QuotaLimit, body).limit
     with app_state(request).db.write() as session:
-        row = quotas.set_quota(session, project_id, resource_class, body["limit"])
+        row = quotas.set_quota(session, project_id, resource_class, limit)
         return _render(row, quotas.usage(session, project_id)[resource_class])
 
 

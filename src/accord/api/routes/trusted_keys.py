@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from accord.api import render
 from accord.api.policy import authorize
+from accord.api.schemas import TrustedKeyCreate, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.services import catalog
@@ -17,7 +18,8 @@ from accord.store import keys
 
 def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "trusted_key:create")
-    row = catalog.add_key(app_state(request), ctx, body)
+    wanted = parse(TrustedKeyCreate, body)
+    row = catalog.add_key(app_state(request), ctx, wanted.model_dump())
     return JSONResponse(render.trusted_key(base_url(request), row), status_code=201)
 
 
