@@ -45,8 +45,9 @@ class Entry:
 
 
 class OperationJournal:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, keep_finished: int = KEEP_FINISHED) -> None:
         self.path = path
+        self.keep_finished = keep_finished
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = self._load() if path is not None else {}
 
@@ -66,11 +67,10 @@ class OperationJournal:
         """Atomic rewrite (temp file, fsync, rename): a crash leaves the old or the new journal."""
         if self.path is None:
             return
-        finished = sorted(
-            (e for e in self._entries.values() if e.reported), key=lambda e: e.started_at, reverse=True
-        )
-        for old in finished[KEEP_FINISHED:]:
-            del self._entries[old.uuid]
+        # Entries are in the order they were started (a restart of an entry moves it last).
+        reported = [uuid for uuid, entry in self._entries.items() if entry.reported]
+        for uuid in reported[: max(0, len(reported) - self.keep_finished)]:
+            del self._entries[uuid]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_name(self.path.name + ".tmp")
         with temp.open("w") as out:
@@ -85,6 +85,7 @@ class OperationJournal:
 
     def started(self, uuid: str, kind: str, attempt: int) -> None:
         with self._lock:
+            self._entries.pop(uuid, None)
             self._entries[uuid] = Entry(uuid, kind, attempt, time.time())
             self._save()
 

@@ -123,6 +123,8 @@ class OperationWorkers:
         for operation in operations:
             self._take(operation)
         self._start_ready()
+        if self.results:  # answered from the journal: no tool to wait for
+            self.report()
         return len(operations)
 
     def _take(self, operation: dict[str, Any]) -> None:
