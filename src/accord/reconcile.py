@@ -1,7 +1,9 @@
-"""Background reconcilers run by every server replica: lost hosts and bind timeouts.
+"""Background reconcilers run by every server replica: lost hosts, operations whose agent went
+silent, and bind timeouts.
 
 Each pass is a set of conditional updates, so replicas running it at the same moment do the
-same idempotent work once in effect; nothing here keeps state between passes.
+same idempotent work once in effect; nothing here keeps state between passes. The clock is
+injected (`now`, `clock`), so tests move time instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -24,9 +26,11 @@ from accord.store.operations import Completion, expire_leases
 log = logging.getLogger(__name__)
 
 
-def expire_stuck_binds(db: Database, timeout: timedelta) -> list[AcceleratorRequest]:
+def expire_stuck_binds(
+    db: Database, timeout: timedelta, now: datetime | None = None
+) -> list[AcceleratorRequest]:
     """ARQs left in BindStarted longer than the bind timeout fail and release their handles."""
-    cutoff = utcnow() - timeout
+    cutoff = (now or utcnow()) - timeout
     with db.write() as session:
         stuck = list(
             session.scalars(
@@ -50,19 +54,21 @@ def reconcile_once(
     notify: Callable[[Sequence[AcceleratorRequest]], None] | None = None,
     completions: dict[str, Completion] | None = None,
     on_hosts_lost: Callable[[], None] | None = None,
+    now: datetime | None = None,
 ) -> None:
+    now = now or utcnow()
     with db.write() as session:
-        lost = mark_lost_hosts(session, lost_after)
+        lost = mark_lost_hosts(session, lost_after, now)
     if lost:
         log.warning("hosts lost (no report for %s): %s", lost_after, ", ".join(lost))
         if on_hosts_lost is not None:
             on_hosts_lost()
     with db.write() as session:
-        expired = expire_leases(session, completions or {})
+        expired = expire_leases(session, completions or {}, now)
         resolved = list(session.info.pop(RESOLVED_KEY, []))
     if expired:
         log.warning("operations whose agent went quiet: %s", ", ".join(o.uuid for o in expired))
-    failed = resolved + expire_stuck_binds(db, bind_timeout)
+    failed = resolved + expire_stuck_binds(db, bind_timeout, now)
     if failed and notify is not None:
         notify(failed)
 
@@ -78,7 +84,9 @@ class Reconciler:
         completions: dict[str, Completion] | None = None,
         extra_passes: Sequence[Callable[[], object]] = (),
         on_hosts_lost: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self.clock = clock
         self.on_hosts_lost = on_hosts_lost
         self.completions = completions
         # Other convergence loops on the same tick (the Placement mirror).
@@ -110,6 +118,7 @@ class Reconciler:
                     self.notify,
                     self.completions,
                     self.on_hosts_lost,
+                    self.clock(),
                 )
             except Exception:  # a failed pass is retried on the next tick
                 log.exception("reconcile pass failed")

@@ -1,11 +1,18 @@
-"""Operations as transcripts: an mdev bind waits for the agent, which claims, then finishes it."""
+"""Operations as transcripts: an mdev bind waits for the agent, which claims, renews the lease with
+its heartbeat, then finishes it; a late result is refused."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from accord.store.bind_operations import complete_bind_operation
+from accord.store.db import Database
+from accord.store.models import Operation, utcnow
+from accord.store.operations import expire_leases
 from tests.api.conftest import ADMIN, MEMBER, NOVA, Api
 from tests.scenarios import gpu_mdev_snapshot
 
@@ -46,7 +53,7 @@ def test_mdev_bind_waits_for_the_agent_then_binds(api: Api, vgpu_arq: dict[str, 
     assert op["params"]["pci_address"] == "0000:3b:00.0"
     assert op["params"]["mdev_type"] == "nvidia-35"
     # Nothing more to claim while it runs.
-    assert api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json() == {"operations": []}
+    assert api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"] == []
     r = api.as_(AGENT).post(
         f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True, "result": {"created": True}}
     )
@@ -115,3 +122,84 @@ def test_other_hosts_agent_cannot_claim_or_finish(api: Api, vgpu_arq: dict[str, 
     )
     assert api.as_(ADMIN).get("/v2/operations").status_code == 200
     assert api.as_(MEMBER).get("/v2/operations").status_code == 403
+
+
+def _lease(db: Database, op_uuid: str) -> datetime | None:
+    with db.read() as session:
+        return session.scalars(select(Operation.lease_expires_at).where(Operation.uuid == op_uuid)).one()
+
+
+def _expire_all(db: Database) -> None:
+    """The reconciler's pass, a whole default lease (120 s) from now."""
+    with db.write() as session:
+        expire_leases(
+            session, {"create_mdev": complete_bind_operation}, now=utcnow() + timedelta(seconds=121)
+        )
+
+
+def test_heartbeat_naming_the_running_operation_renews_its_lease(
+    api: Api, vgpu_arq: dict[str, Any], db: Database
+) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    before = _lease(db, op["uuid"])
+    stranger = "00000000-0000-4000-8000-000000000000"
+    beat = api.as_(AGENT).post(
+        "/v2/hosts/gpu-1/heartbeat", json={"hostname": "gpu-1", "operations": [op["uuid"], stranger]}
+    )
+    assert beat.status_code == 200
+    assert beat.json()["renewed"] == [op["uuid"]]
+    assert beat.json()["not_held"] == [stranger]
+    assert beat.json()["lease_s"] == 120
+    after = _lease(db, op["uuid"])
+    assert before is not None and after is not None and after > before
+    assert api.get(f"/v2/operations/{op['uuid']}").json()["state"] == "running"
+
+
+def test_late_result_after_the_lease_ran_out_is_refused_and_changes_nothing(
+    api: Api, vgpu_arq: dict[str, Any], db: Database
+) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    _expire_all(db)
+    requeued = api.get(f"/v2/operations/{op['uuid']}").json()
+    assert (requeued["state"], requeued["attempts"]) == ("pending", 1)
+    late = api.as_(AGENT).post(
+        f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True, "attempt": 1}
+    )
+    assert late.status_code == 409
+    assert "no longer running" in late.json()["error_message"]
+    assert api.get(f"/v2/operations/{op['uuid']}").json() == requeued
+    assert api.get(f"/v2/accelerator_requests/{vgpu_arq['uuid']}").json()["state"] == "BindStarted"
+    # Attempt 2 runs now: attempt 1's result is still late; attempt 2's own result counts.
+    [again] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    assert (again["uuid"], again["attempts"]) == (op["uuid"], 2)
+    stale = api.as_(AGENT).post(
+        f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True, "attempt": 1}
+    )
+    assert stale.status_code == 409
+    assert "attempt 2 is running" in stale.json()["error_message"]
+    done = api.as_(AGENT).post(
+        f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True, "attempt": 2}
+    )
+    assert done.status_code == 200
+    assert api.get(f"/v2/accelerator_requests/{vgpu_arq['uuid']}").json()["state"] == "Bound"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("operations/claim", {"limit": 0}),
+        ("operations/claim", {"limit": "4"}),
+        ("operations/claim", {"limit": 99}),
+        ("operations/claim", {"everything": True}),
+        ("heartbeat", {"hostname": "gpu-1", "operations": "all"}),
+        ("heartbeat", {"hostname": "gpu-1", "operations": [""]}),
+    ],
+)
+def test_bad_claims_and_heartbeats_are_400(
+    api: Api, vgpu_arq: dict[str, Any], path: str, body: dict[str, Any]
+) -> None:
+    r = api.as_(AGENT).post(f"/v2/hosts/gpu-1/{path}", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_message"]
+    [op] = api.get("/v2/operations").json()["operations"]
+    assert op["state"] == "pending"

@@ -92,7 +92,7 @@ def test_bind_programs_then_binds_after_verified_read_back(
     # A second user of the same function on this region skips programming.
     r, second = bind(api, fpga["rp"])
     assert api.get(f"/v2/accelerator_requests/{second}").json()["state"] == "Bound"
-    assert api.as_(AGENT).post("/v2/hosts/host-a/operations/claim").json() == {"operations": []}
+    assert api.as_(AGENT).post("/v2/hosts/host-a/operations/claim").json()["operations"] == []
 
 
 def test_wrong_read_back_fails_the_bind(api: Api, db: Database, fpga: dict[str, Any]) -> None:

@@ -207,15 +207,21 @@ def test_signatures_required(tmp_path: Path, database_url: str) -> None:
         assert rig.arq(arq)["state"] == "Bound"
 
 
-def _agent_process(rig: Rig, delay: str) -> subprocess.Popen[bytes]:
+def agent_process(rig: Rig, delay: str, state_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """`accord agent` on the rig's simulated host; its journal in `state_dir` (default: one per
+    rig, so a restarted agent finds what the killed one started)."""
+    state = state_dir or rig.root.parent / "agent-state"
     argv = [ACCORD, "agent", "--server", rig.server.url, "--host", HOST, "--sysfs-root", str(rig.root)]
     env = {**os.environ, "ACCORD_SIM_TOOL_DELAY_S": delay}
     return subprocess.Popen(
-        [*argv, "--simulate"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*argv, "--simulate", "--state-dir", str(state)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
-def _wait(predicate: Any, timeout: float = 30) -> None:
+def wait_for(predicate: Any, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -228,17 +234,17 @@ def test_agent_killed_mid_program(tmp_path: Path, database_url: str, agent_retur
     with open_rig(tmp_path, database_url, **env) as rig:
         rig.image(build_gbs(NEW_AFU, N3000_INTERFACE))
         _, arq = rig.bind(rig.profile(NEW_AFU))
-        slow = _agent_process(rig, delay="30")  # fpgaconf will take 30 s: it dies before that
+        slow = agent_process(rig, delay="30")  # fpgaconf will take 30 s: it dies before that
         try:
-            _wait(lambda: rig.admin.get("/v2/operations").json()["operations"][0]["state"] == "running")
+            wait_for(lambda: rig.admin.get("/v2/operations").json()["operations"][0]["state"] == "running")
         finally:
             slow.send_signal(signal.SIGKILL)
             slow.wait()
         assert rig.arq(arq)["state"] == "BindStarted"
         if agent_returns:
-            fast = _agent_process(rig, delay="0")
+            fast = agent_process(rig, delay="0")
             try:
-                _wait(lambda: rig.arq(arq)["state"] != "BindStarted")
+                wait_for(lambda: rig.arq(arq)["state"] != "BindStarted")
             finally:
                 fast.terminate()
                 fast.wait()
@@ -247,7 +253,7 @@ def test_agent_killed_mid_program(tmp_path: Path, database_url: str, agent_retur
             assert op["state"] == "succeeded" and op["attempts"] == 2
             assert uuid.UUID(rig.afu_on_card()) == uuid.UUID(NEW_AFU)
         else:
-            _wait(lambda: rig.arq(arq)["state"] != "BindStarted")
+            wait_for(lambda: rig.arq(arq)["state"] != "BindStarted")
             assert rig.arq(arq)["state"] == "BindFailed"
             assert rig.handles_in_use() == 0
             [op] = rig.admin.get("/v2/operations").json()["operations"]

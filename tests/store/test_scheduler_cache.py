@@ -4,7 +4,10 @@ committed changes."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import threading
+import time
+
+from sqlalchemy import event, select, update
 
 from accord.domain.device_profile import parse_group
 from accord.scheduler.model import Candidate, Policy, Request
@@ -85,3 +88,49 @@ def test_zero_age_means_no_index(db: Database) -> None:
     with db.read() as session:
         assert hosts_of(candidates_for(session, one_fpga(), None, cache=cache)) == ["h0"]
     assert not cache.enabled
+
+
+def test_rebuild_reads_the_store_outside_the_lock(db: Database) -> None:
+    """While one thread rebuilds a stale index (its read held up here), another thread's query
+    is answered from the old index instead of waiting for the rebuild; the rebuilt index then
+    holds what the store held, plus a refresh that happened meanwhile."""
+    seed(db, hosts=2)
+    cache = SchedulerCache(max_age_s=0.001)
+    with db.read() as session:
+        assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h0", "h1"]
+    seed_more = InventorySnapshot.model_validate(fpga_host_snapshot("h2", vfs=2))
+    with db.write() as session:
+        apply_inventory_snapshot(session, seed_more)
+    time.sleep(0.01)  # the index is now older than its max age
+    reading, release = threading.Event(), threading.Event()
+    rebuilder: list[threading.Thread] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def hold_the_rebuild(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        # Held at its last query (lost hosts), after it read the devices.
+        if threading.current_thread() in rebuilder and "FROM hosts" in statement:
+            reading.set()
+            release.wait(10)
+
+    found: list[list[str]] = []
+
+    def rebuild() -> None:
+        with db.read() as session:
+            found.append(hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)))
+
+    rebuilder.append(threading.Thread(target=rebuild))
+    rebuilder[0].start()
+    try:
+        assert reading.wait(10)
+        with db.write() as session:
+            session.execute(update(Device).where(Device.hostname == "h0").values(status="maintaining"))
+        with db.read() as session:
+            cache.refresh(session, {"h0"})  # recorded for the index being rebuilt
+            assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h1"]
+        assert rebuilder[0].is_alive()  # answered while the rebuild still waited on the store
+    finally:
+        release.set()
+        rebuilder[0].join()
+        event.remove(db.engine, "before_cursor_execute", hold_the_rebuild)
+    # The rebuild read h0's device before it was disabled; the refresh made meanwhile applies.
+    assert found == [["h1", "h2"]]

@@ -1,7 +1,10 @@
-"""The agent loop: discover, report the whole host, heartbeat, repeat.
+"""The agent loop: discover, report the whole host, heartbeat, claim and report operations,
+repeat.
 
 Stateless between passes: every report is the whole snapshot and the server diffs it, so an
-agent killed at any point and started again converges on the next pass.
+agent killed at any point and started again converges on the next pass. Operations run in
+worker threads (`accord.agent.work`), so the loop keeps heartbeating while a tool works; every
+heartbeat names the operations still held, which renews their leases.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 from accord import __version__
 from accord.agent.executor import Outcome
-from accord.agent.reporter import Reporter, claim_and_finish
+from accord.agent.journal import OperationJournal
+from accord.agent.reporter import Reporter
+from accord.agent.work import OperationWorkers
 from accord.schemas.inventory import DeviceReport, InventorySnapshot
 
 log = logging.getLogger(__name__)
@@ -40,9 +45,17 @@ class Agent:
         heartbeat_s: float = 15.0,
         execute: Callable[[dict[str, Any]], Outcome] | None = None,
         poll_s: float = 2.0,
+        journal: OperationJournal | None = None,
+        max_running: int = 4,
     ) -> None:
         self.poll_s = poll_s
         self.execute = execute
+        self._wake = threading.Event()
+        self.work = (
+            OperationWorkers(reporter, execute, journal, max_running, self._wake)
+            if execute is not None
+            else None
+        )
         self.hostname = hostname
         self.discover = discover
         self.reporter = reporter
@@ -71,34 +84,74 @@ class Agent:
         return PassResult(len(snapshot.devices), skipped, summary)
 
     def run_operations(self) -> int:
-        """Claim and run this host's queued operations; report the inventory they changed."""
-        if self.execute is None:
+        """Claim this host's queued operations and run them to the end (renewing their leases
+        meanwhile); report the inventory they changed. Returns how many were taken on."""
+        if self.work is None:
             return 0
-        ran = claim_and_finish(self.reporter, self.execute)
-        if ran:
+        taken = self.work.claim()
+        last_beat = time.monotonic()
+        while True:
+            self._wake.clear()
+            self.work.reap()
+            if not self.work.busy:
+                break
+            if time.monotonic() - last_beat >= self.work.renew_every(self.heartbeat_s):
+                self.beat()
+                last_beat = time.monotonic()
+            self._wake.wait(self.work.renew_every(self.heartbeat_s))
+        if taken:
             self.run_once()
-        return ran
+        return taken
+
+    def beat(self) -> dict[str, Any]:
+        held = self.work.held() if self.work is not None else []
+        beat = self.reporter.heartbeat(__version__, held)
+        if self.work is not None:
+            self.work.note_beat(beat)
+        return beat
 
     def run_forever(self) -> None:
-        """Report every interval, heartbeat in between, poll for operations often; a failed
-        pass is logged and retried on the next tick."""
-        last_report = last_beat = float("-inf")
+        """Report every interval, heartbeat in between (more often while operations run, to
+        renew their leases), poll for operations often; a failed pass is logged and retried on
+        the next tick."""
+        if self.work is not None:
+            try:
+                self.work.recover()
+            except Exception:
+                log.exception("could not settle operations from before the restart; retrying later")
+        last_report = last_beat = last_claim = float("-inf")
         while not self.stopping.is_set():
+            self._wake.clear()
             now = time.monotonic()
+            busy = self.work is not None and self.work.busy
+            beat_every = self._beat_every()
             try:
                 if now - last_report >= self.interval_s:
                     self.run_once()
-                    last_report = last_beat = now
-                elif now - last_beat >= self.heartbeat_s:
+                    last_report = now
+                    if not busy:
+                        last_beat = now
+                if now - last_beat >= beat_every:
                     last_beat = now
-                    if self._rescan_requested(self.reporter.heartbeat(__version__)):
+                    if self._rescan_requested(self.beat()):
                         self.run_once()
                         last_report = now
-                if self.run_operations():
-                    last_report = time.monotonic()
+                if self.work is not None:
+                    if self.work.reap():
+                        self.run_once()
+                        last_report = time.monotonic()
+                        last_claim = float("-inf")  # a device is free again: look for its next work
+                    if self.work.capacity and now - last_claim >= self.poll_s:
+                        last_claim = now
+                        self.work.claim()
             except Exception:
                 log.exception("agent pass failed; retrying")
-            self.stopping.wait(self.poll_s)
+            self._wake.wait(min(self.poll_s, self._beat_every()))
+
+    def _beat_every(self) -> float:
+        if self.work is not None and self.work.busy:
+            return self.work.renew_every(self.heartbeat_s)
+        return self.heartbeat_s
 
     def _rescan_requested(self, beat: dict[str, Any]) -> bool:
         token = beat.get("rescan_token")
@@ -108,3 +161,4 @@ class Agent:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._wake.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +78,25 @@ class Reporter:
         )
         return result
 
-    def claim(self) -> list[dict[str, Any]]:
-        result = self._post(f"/v2/hosts/{self.hostname}/operations/claim", {})
+    def claim(self, limit: int = 4) -> tuple[list[dict[str, Any]], float | None]:
+        """Up to `limit` queued operations, now leased to this agent, and the lease in seconds."""
+        result = self._post(f"/v2/hosts/{self.hostname}/operations/claim", {"limit": limit})
         operations: list[dict[str, Any]] = result.get("operations", [])
-        return operations
+        lease_s = result.get("lease_s")
+        return operations, float(lease_s) if isinstance(lease_s, (int, float)) else None
 
-    def finish(self, operation_uuid: str, succeeded: bool, result: dict[str, Any], error: str | None) -> None:
-        self._post(
-            f"/v2/hosts/{self.hostname}/operations/{operation_uuid}",
-            {"succeeded": succeeded, "result": result, "error": error},
-        )
+    def finish(
+        self,
+        operation_uuid: str,
+        succeeded: bool,
+        result: dict[str, Any],
+        error: str | None,
+        attempt: int | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"succeeded": succeeded, "result": result, "error": error}
+        if attempt is not None:
+            body["attempt"] = attempt
+        self._post(f"/v2/hosts/{self.hostname}/operations/{operation_uuid}", body)
 
     def download_image(self, image_uuid: str, dest: Path) -> str:
         """Stream an image blob to `dest`; returns the sha256 of what actually arrived."""
@@ -106,8 +116,9 @@ class Reporter:
             raise ServerUnreachable(f"downloading image {image_uuid} failed: {exc}") from exc
         return digest.hexdigest()
 
-    def heartbeat(self, agent_version: str) -> dict[str, Any]:
-        beat = Heartbeat(hostname=self.hostname, agent_version=agent_version)
+    def heartbeat(self, agent_version: str, operations: Sequence[str] = ()) -> dict[str, Any]:
+        """Alive; and still working on `operations` (their leases are renewed)."""
+        beat = Heartbeat(hostname=self.hostname, agent_version=agent_version, operations=list(operations))
         result: dict[str, Any] = self._post(f"/v2/hosts/{self.hostname}/heartbeat", beat.model_dump())
         return result
 
@@ -117,12 +128,3 @@ def _error_message(response: httpx.Response) -> str:
         return str(response.json().get("error_message", response.text))
     except ValueError:
         return response.text[:200]
-
-
-def claim_and_finish(reporter: Reporter, execute: Any) -> int:
-    """Claim this host's pending operations, run each, report each result. Returns how many ran."""
-    claimed = reporter.claim()
-    for operation in claimed:
-        outcome = execute(operation)
-        reporter.finish(operation["uuid"], outcome.succeeded, outcome.result, outcome.error)
-    return len(claimed)

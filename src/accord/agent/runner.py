@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accord.agent.executor import Executor
+from accord.agent.journal import OperationJournal
 from accord.agent.loop import Agent
 from accord.agent.reporter import Reporter
 
@@ -28,6 +29,14 @@ class AgentOptions:
     retries: int = 5
     passthrough: tuple[str, ...] = ()  # generic PCI allow-list: vendor:product, vendor:*, class:HEX
     physnets: tuple[tuple[str, str], ...] = ()  # (PF address or netdev name, physnet)
+    # Where the agent keeps its operation journal (so a restart never reruns a started
+    # operation); None keeps it in memory only.
+    state_dir: Path | None = None
+
+
+def journal_path(state_dir: Path, hostname: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in hostname)
+    return state_dir / f"operations-{safe}.json"
 
 
 def build_agent(options: AgentOptions) -> Agent:
@@ -45,6 +54,9 @@ def build_agent(options: AgentOptions) -> Agent:
         heartbeat_s=options.heartbeat_s,
         execute=executor.execute,
         poll_s=options.poll_s,
+        journal=OperationJournal(
+            journal_path(options.state_dir, options.hostname) if options.state_dir is not None else None
+        ),
     )
 
 

@@ -206,6 +206,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         yield
         if reconciler is not None:
             reconciler.stop()
+        if state.nova is not None:
+            state.nova.stop(timeout=5)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -177,12 +177,17 @@ def agent(
         list[str] | None,
         typer.Option(help="Physical network of an SR-IOV NIC: PF_ADDRESS_OR_IFNAME=PHYSNET"),
     ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
+    ] = None,
 ) -> None:
     """The host agent: discover devices, report them, carry out queued operations."""
     import os
 
     from accord.agent.reporter import ServerRefused, ServerUnreachable
     from accord.agent.runner import AgentOptions, build_agent
+    from accord.config import default_data_dir
 
     setup_logging()
     physnets = []
@@ -202,6 +207,7 @@ def agent(
         retries=retries,
         passthrough=tuple(allow or ()),
         physnets=tuple(physnets),
+        state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
     )
     try:
         runner = build_agent(options)

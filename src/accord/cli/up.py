@@ -38,14 +38,20 @@ def _start_agents(settings: Settings, demo: bool) -> list[str]:
 
     url = f"http://{settings.address}:{settings.port}"
     hostname = socket.gethostname()
-    start_agent_thread(AgentOptions(server=url, hostname=hostname))
+    state_dir = settings.data_dir / "agent"  # the agents' operation journals
+    start_agent_thread(AgentOptions(server=url, hostname=hostname, state_dir=state_dir))
     hosts = [hostname]
     if demo:
         from accord.agent.sim.demo import DEMO_PHYSNETS, demo_roots
 
         for name, root in demo_roots(settings.data_dir / "demo").items():
             options = AgentOptions(
-                server=url, hostname=name, sysfs_root=root, simulate=True, physnets=DEMO_PHYSNETS
+                server=url,
+                hostname=name,
+                sysfs_root=root,
+                simulate=True,
+                physnets=DEMO_PHYSNETS,
+                state_dir=state_dir,
             )
             start_agent_thread(options)
             hosts.append(name)

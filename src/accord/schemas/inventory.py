@@ -10,7 +10,7 @@ deployables by `name` within their device, attach handles by (`attach_type`, can
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -123,3 +123,7 @@ class InventorySnapshot(_Strict):
 class Heartbeat(_Strict):
     hostname: str = Field(min_length=1, max_length=255)
     agent_version: str = Field(default="", max_length=64)
+    # Operation uuids the agent is working on now: their leases are renewed.
+    operations: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=256
+    )

@@ -3,7 +3,9 @@
 Refused unless the device is disabled and none of its handles is in use; no downgrade (or
 re-flash of the same version) without `force`. The agent flashes, reads the version back and,
 on failure, restores the previous image when one is kept; the completion records the verified
-version, or quarantines the device when there was no way back.
+version, or quarantines the device when there was no way back. A flash whose agent went silent
+(or restarted) mid-write is never flashed again on its own: the device is quarantined as "flash
+interrupted" and an operator decides.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InvalidInput, NotFound
 from accord.domain.firmware import check_flash_allowed
 from accord.domain.image import check_usable
+from accord.domain.operation import FLASH_INTERRUPTED
 from accord.store.models import AttachHandle, Deployable, Device, Image, Operation
 from accord.store.operations import SUCCEEDED, queue_operation
 
@@ -103,6 +106,13 @@ def complete_flash(session: Session, operation: Operation) -> None:
     if operation.state == SUCCEEDED:
         operation.state = "failed"
         operation.error = f"read back firmware version {read_back!r}, expected {expected!r}"
+    if (operation.result or {}).get("interrupted"):
+        device.status = "maintaining"
+        reason = operation.error or ""
+        if FLASH_INTERRUPTED not in reason:
+            reason = f"{FLASH_INTERRUPTED}: {reason}"
+        device.quarantine_reason = f"{reason} (flashing {expected}); check the card, then flash it again"
+        return
     if (operation.result or {}).get("restored"):
         device.firmware_version = (operation.result or {}).get("version") or device.firmware_version
         return

@@ -142,7 +142,16 @@ class SchedulerCache:
         self.max_age_s = max_age_s
         self._index: ProviderIndex | None = None
         self._built_at = 0.0
+        # Guards the index in memory (queries and per-host updates: microseconds).
         self._lock = threading.Lock()
+        # One rebuild at a time; the database read it does never runs under `_lock`.
+        self._rebuild_lock = threading.Lock()
+        # While a rebuild reads the store: per-host refreshes and invalidations that happened
+        # meanwhile, applied to the rebuilt index when it is swapped in (it may have read
+        # before the commits that caused them).
+        self._rebuilding = False
+        self._pending: dict[str, Host | None] = {}
+        self._invalidated = False
 
     @property
     def enabled(self) -> bool:
@@ -153,18 +162,54 @@ class SchedulerCache:
         """Nothing to keep fresh until a query built the index (a Nova-only cloud never does)."""
         return self._index is not None
 
+    def _stale(self) -> bool:
+        return self._index is None or time.monotonic() - self._built_at > self.max_age_s
+
     def _current(self, session: Session) -> ProviderIndex:
-        now = time.monotonic()
-        if self._index is None or now - self._built_at > self.max_age_s:
-            self._index = ProviderIndex(load_hosts(session))
-            self._built_at = now
-        return self._index
+        """The index, rebuilt first when too old. The rebuild reads the store outside the lock
+        and swaps the new index in, so queries on the old one go on meanwhile; while one thread
+        rebuilds, the others use the old index rather than wait (only the very first waits)."""
+        with self._lock:
+            index = self._index
+            if not self._stale():
+                assert index is not None
+                return index
+        if not self._rebuild_lock.acquire(blocking=index is None):
+            assert index is not None
+            return index
+        try:
+            with self._lock:
+                if not self._stale():  # another thread rebuilt it while this one waited
+                    assert self._index is not None
+                    return self._index
+                self._rebuilding, self._pending, self._invalidated = True, {}, False
+            started = time.monotonic()
+            fresh: ProviderIndex | None = None
+            try:
+                fresh = ProviderIndex(load_hosts(session))
+            finally:
+                with self._lock:
+                    self._rebuilding = False
+                    pending, self._pending = self._pending, {}
+                    if fresh is not None:
+                        for name, host in pending.items():
+                            if host is None:
+                                fresh.remove_host(name)
+                            else:
+                                fresh.upsert_host(host)
+                        if not self._invalidated:  # else the next query reads the store again
+                            self._index, self._built_at = fresh, started
+            return fresh
+        finally:
+            self._rebuild_lock.release()
 
     def refresh(self, session: Session, hostnames: set[str]) -> None:
-        if not self.enabled or not self.built or not hostnames:
+        if not self.enabled or not hostnames or not (self.built or self._rebuilding):
             return
         fresh = {host.name: host for host in load_hosts(session, hostnames=hostnames)}
         with self._lock:
+            if self._rebuilding:
+                self._pending.update({name: fresh.get(name) for name in hostnames})
             if self._index is None:
                 return
             for name in hostnames:
@@ -176,12 +221,14 @@ class SchedulerCache:
     def candidates(
         self, session: Session, request: Request, limit: int | None, policy: Policy
     ) -> list[Candidate]:
+        index = self._current(session)
         with self._lock:
-            return self._current(session).find_candidates(request, limit, policy)
+            return index.find_candidates(request, limit, policy)
 
     def invalidate(self) -> None:
         with self._lock:
             self._index = None
+            self._invalidated = True
 
 
 def candidates_for(

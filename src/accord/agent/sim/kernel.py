@@ -9,12 +9,14 @@ Reactions modelled (from the kernel's ABI documentation):
 - NVIDIA vGPU types (their description carries `max_instance=`) exclude each other on one GPU:
   while any vGPU exists, the other types show 0 available; when the last goes, all are back.
 Vendor tools (`fpgaconf`, `xbmgmt`, flash utilities) are emulated by functions registered per
-tool name, so each driver family brings its own emulation next to its driver.
+tool name, so each driver family brings its own emulation next to its driver. Every run is
+recorded as it starts (`tool_runs`), so tests can count flashes, including one killed mid-way.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import time
@@ -27,6 +29,8 @@ from accord.agent.sim.builder import SysfsBuilder, relative_link
 # tool name -> emulation(root, argv) returning the tool's stdout or raising ToolFailed
 ToolEmulation = Callable[[Path, list[str]], str]
 TOOLS: dict[str, ToolEmulation] = {}
+# Inside the simulated root: one JSON argv per line, for every tool run started.
+TOOL_LOG = Path("var/log/accord-sim-tools.log")
 
 # Which driver the kernel binds to a new VF, by the PF's driver (autoprobe on).
 VF_DRIVERS = {
@@ -43,6 +47,14 @@ VF_DRIVERS = {
 
 def register_tool(name: str, emulation: ToolEmulation) -> None:
     TOOLS[name] = emulation
+
+
+def tool_runs(root: Path) -> list[list[str]]:
+    """The argv of every tool run started on this simulated host, oldest first."""
+    path = root / TOOL_LOG
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 class SimulatedKernel:
@@ -70,6 +82,10 @@ class SimulatedKernel:
         emulation = TOOLS.get(os.path.basename(argv[0]))
         if emulation is None:
             raise ToolFailed(f"{argv[0]} is not installed on this host")
+        log_path = self.root / TOOL_LOG
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a") as log:
+            log.write(json.dumps([os.path.basename(argv[0]), *argv[1:]]) + "\n")
         # Real programming and flashing take seconds to minutes; a delay lets the demo and the
         # crash tests see a tool in the middle of its work.
         time.sleep(float(os.environ.get("ACCORD_SIM_TOOL_DELAY_S", "0") or 0))

@@ -1,7 +1,9 @@
-"""/v2/hosts: Accord's own resource. Operators list hosts; agents report inventory and heartbeat."""
+"""/v2/hosts: Accord's own resource. Operators list hosts; agents report inventory and heartbeat
+(which also renews the leases of the operations the agent names as running)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Body, Depends, Request
@@ -16,6 +18,7 @@ from accord.schemas.inventory import Heartbeat, InventorySnapshot
 from accord.services import inventory
 from accord.store import hosts
 from accord.store.inventory import touch_host
+from accord.store.operations import renew_leases
 
 
 def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
@@ -61,7 +64,17 @@ def heartbeat(
     authorize(ctx, "host:report")
     require_host(ctx, hostname)
     beat: Heartbeat = _parse(Heartbeat, body, hostname)
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    lease_s = state.settings.operation_lease_s
+    with state.db.write() as session:
         host = touch_host(session, hostname, beat.agent_version)
+        renewed, not_held = renew_leases(session, hostname, beat.operations, timedelta(seconds=lease_s))
         session.flush()
-        return {"hostname": hostname, "state": host.state, "rescan_token": host.rescan_token}
+        return {
+            "hostname": hostname,
+            "state": host.state,
+            "rescan_token": host.rescan_token,
+            "lease_s": lease_s,
+            "renewed": renewed,
+            "not_held": not_held,
+        }
