@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from accord.domain.arq import ARQState
-from accord.store.bind_operations import RESOLVED_KEY
 from accord.store.binding import fail_bind
 from accord.store.db import Database
 from accord.store.inventory import mark_lost_hosts
@@ -65,10 +64,9 @@ def reconcile_once(
             on_hosts_lost()
     with db.write() as session:
         expired = expire_leases(session, completions or {}, now)
-        resolved = list(session.info.pop(RESOLVED_KEY, []))
-    if expired:
-        log.warning("operations whose agent went quiet: %s", ", ".join(o.uuid for o in expired))
-    failed = resolved + expire_stuck_binds(db, bind_timeout, now)
+    if expired.operations:
+        log.warning("operations whose agent went quiet: %s", ", ".join(o.uuid for o in expired.operations))
+    failed = expired.resolved + expire_stuck_binds(db, bind_timeout, now)
     if failed and notify is not None:
         notify(failed)
 

@@ -16,7 +16,7 @@ from accord.domain.errors import BadState
 from accord.schemas.inventory import InventorySnapshot
 from accord.services.binding import bind_arqs
 from accord.store.arqs import create_arqs
-from accord.store.bind_operations import RESOLVED_KEY, complete_bind_operation, mdev_preparer
+from accord.store.bind_operations import complete_bind_operation, mdev_preparer
 from accord.store.db import Database
 from accord.store.firmware import complete_flash
 from accord.store.inventory import apply_inventory_snapshot
@@ -53,8 +53,8 @@ def test_dead_agent_operation_is_retried_then_fails_the_bind(db: Database) -> No
             [op] = claim_operations(session, "gpu-1", lease=timedelta(seconds=-1))  # the agent dies at once
             assert op.attempts == attempt
         with db.write() as session:
-            [expired] = expire_leases(session, COMPLETIONS)
-            resolved = session.info.pop(RESOLVED_KEY, [])
+            outcome = expire_leases(session, COMPLETIONS)
+            [expired], resolved = outcome.operations, outcome.resolved
             assert expired.state == ("pending" if attempt < 3 else "failed")
     assert [a.uuid for a in resolved] == [arq_uuid]
     with db.read() as session:
@@ -93,7 +93,7 @@ def _claim(db: Database, now: datetime, limit: int = 4) -> list[str]:
 
 def _expire(db: Database, now: datetime) -> list[str]:
     with db.write() as session:
-        return [o.uuid for o in expire_leases(session, COMPLETIONS, now=now)]
+        return [o.uuid for o in expire_leases(session, COMPLETIONS, now=now).operations]
 
 
 def _operation(db: Database, op_uuid: str) -> Operation:

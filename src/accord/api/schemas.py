@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     RootModel,
+    StrictBool,
     ValidationError,
     ValidatorFunctionWrapHandler,
     model_validator,
@@ -193,3 +194,23 @@ class DeployableProgram(RootModel[list[ProgramOp]]):
         if len(self.root) != 1:
             raise ValueError("exactly one replace of /program")
         return self
+
+
+MAX_CLAIM = 16
+
+
+class OperationResult(BaseModel):
+    """What an agent reports when an operation ends; `attempt` (the claim's `attempts`) lets a
+    result for an attempt whose lease ran out be told apart from the running one."""
+
+    what: ClassVar[str] = "operation result"
+    model_config = ConfigDict(extra="forbid")
+    succeeded: StrictBool
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = Field(default=None, max_length=4000)
+    attempt: int | None = Field(default=None, ge=1, strict=True)
+
+
+class ClaimRequest(Strict):
+    what: ClassVar[str] = "claim"
+    limit: int = Field(default=4, ge=1, le=MAX_CLAIM)

@@ -1,8 +1,8 @@
 """Binds that need the agent first: mediated devices (and, later, programming).
 
 A preparer queues the operation and keeps the ARQ in BindStarted; the operation's completion
-makes it Bound, or BindFailed with the agent's reason. ARQs resolved here are collected in
-`session.info["resolved_arqs"]` so the caller can tell Nova after the commit.
+makes it Bound, or BindFailed with the agent's reason, and returns the ARQs it resolved so the
+caller can tell Nova after the commit.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from accord.store.binding import fail_bind
 from accord.store.mdev import create_params
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Operation
 from accord.store.operations import FAILED, PENDING, RUNNING, SUCCEEDED, queue_operation
-
-RESOLVED_KEY = "resolved_arqs"
 
 
 def mdev_preparer(
@@ -38,20 +36,20 @@ def mdev_preparer(
     return True
 
 
-def complete_bind_operation(session: Session, operation: Operation) -> None:
-    """An operation an ARQ waits on has ended: Bound once nothing else is outstanding."""
+def complete_bind_operation(session: Session, operation: Operation) -> list[AcceleratorRequest]:
+    """An operation an ARQ waits on has ended: Bound once nothing else is outstanding. Returns
+    the ARQ when this resolved it."""
     if operation.arq_id is None:
-        return
+        return []
     arq = session.get(AcceleratorRequest, operation.arq_id)
     if arq is None or arq.state != ARQState.BIND_STARTED.value:
-        return  # unbound or deleted meanwhile: nothing to resolve
+        return []  # unbound or deleted meanwhile: nothing to resolve
     if operation.state == FAILED:
         fail_bind(session, arq, f"{operation.kind} failed on host {operation.hostname}: {operation.error}")
         arq.substate = None
-        session.info.setdefault(RESOLVED_KEY, []).append(arq)
-        return
+        return [arq]
     if operation.state != SUCCEEDED:
-        return
+        return []
     outstanding = session.scalar(
         select(Operation.id)
         .where(
@@ -62,4 +60,5 @@ def complete_bind_operation(session: Session, operation: Operation) -> None:
     if outstanding is None:
         arq.state = ARQState.BOUND.value
         arq.substate = None
-        session.info.setdefault(RESOLVED_KEY, []).append(arq)
+        return [arq]
+    return []

@@ -18,7 +18,7 @@ from accord.domain.errors import Conflict, InvalidInput, NotFound
 from accord.domain.firmware import check_flash_allowed
 from accord.domain.image import check_usable
 from accord.domain.operation import FLASH_INTERRUPTED
-from accord.store.models import AttachHandle, Deployable, Device, Image, Operation
+from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Device, Image, Operation
 from accord.store.operations import SUCCEEDED, queue_operation
 
 
@@ -93,7 +93,13 @@ def request_flash(
     )
 
 
-def complete_flash(session: Session, operation: Operation) -> None:
+def complete_flash(session: Session, operation: Operation) -> list[AcceleratorRequest]:
+    """Firmware is no ARQ's business: nothing to resolve, only the device to update."""
+    _record_flash(session, operation)
+    return []
+
+
+def _record_flash(session: Session, operation: Operation) -> None:
     device = session.get(Device, operation.device_id) if operation.device_id else None
     if device is None:
         return

@@ -11,6 +11,7 @@ whatever waited on it (an ARQ, a device) learns through the kind's completion.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,14 +27,15 @@ from accord.domain.operation import (
     result_refusal,
 )
 from accord.store import audit
-from accord.store.models import Operation, utcnow
+from accord.store.models import AcceleratorRequest, Operation, utcnow
 
 PENDING, RUNNING, SUCCEEDED, FAILED = (s.value for s in OperationState)
 DEFAULT_LEASE = timedelta(seconds=120)
 
-# Called when an operation ends: (session, operation). Registered per operation kind, so the
+# Called when an operation ends: (session, operation) -> the ARQs it resolved (Bound or
+# BindFailed now), so the caller tells Nova after the commit. Registered per operation kind, so the
 # bind path (mdev, programming) and the firmware path can react to their own operations.
-Completion = Callable[[Session, Operation], None]
+Completion = Callable[[Session, Operation], list[AcceleratorRequest]]
 
 
 def queue_operation(
@@ -170,9 +172,9 @@ def finish_operation(
     error: str | None,
     completions: dict[str, Completion],
     attempt: int | None = None,
-) -> None:
-    """Apply the agent's result. A result for an attempt whose lease already ran out is refused
-    (BadState, a 409) and changes nothing."""
+) -> list[AcceleratorRequest]:
+    """Apply the agent's result; returns the ARQs it resolved. A result for an attempt whose
+    lease already ran out is refused (BadState, a 409) and changes nothing."""
     refusal = result_refusal(operation.uuid, operation.state, operation.attempts, attempt)
     if refusal is not None:
         raise BadState(refusal)
@@ -184,18 +186,25 @@ def finish_operation(
     operation.finished_at = utcnow()
     operation.lease_expires_at = None
     completion = completions.get(operation.kind)
-    if completion is not None:
-        completion(session, operation)
+    resolved = completion(session, operation) if completion is not None else []
     # After the completion: it may turn a "succeeded" with a wrong read-back into a failure.
     audit.record_operation(session, operation, f"agent:{operation.hostname}")
+    return resolved
+
+
+@dataclass
+class ExpiredLeases:
+    operations: list[Operation] = field(default_factory=list)  # retried or failed
+    resolved: list[AcceleratorRequest] = field(default_factory=list)  # ARQs whose bind failed with them
 
 
 def expire_leases(
     session: Session, completions: dict[str, Completion], now: datetime | None = None
-) -> Sequence[Operation]:
+) -> ExpiredLeases:
     """Running operations whose agent went silent for a whole lease: retried, or failed (after
     max_attempts, or at once for kinds never retried after an interruption)."""
     now = now or utcnow()
+    outcome = ExpiredLeases()
     expired = list(
         session.scalars(
             select(Operation)
@@ -203,6 +212,7 @@ def expire_leases(
             .with_for_update(skip_locked=True)
         )
     )
+    outcome.operations = expired
     for operation in expired:
         target = after_lost_lease(operation.kind, operation.attempts, operation.max_attempts)
         check_transition(operation.state, target)
@@ -217,9 +227,9 @@ def expire_leases(
         operation.finished_at = now
         completion = completions.get(operation.kind)
         if completion is not None:
-            completion(session, operation)
+            outcome.resolved.extend(completion(session, operation))
         audit.record_operation(session, operation, "accord-reconciler")
-    return expired
+    return outcome
 
 
 def list_operations(

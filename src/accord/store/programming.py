@@ -183,6 +183,6 @@ def apply_program_result(session: Session, operation: Operation) -> None:
     )
 
 
-def complete_program(session: Session, operation: Operation) -> None:
+def complete_program(session: Session, operation: Operation) -> list[AcceleratorRequest]:
     apply_program_result(session, operation)
-    complete_bind_operation(session, operation)
+    return complete_bind_operation(session, operation)
