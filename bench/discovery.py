@@ -47,12 +47,12 @@ def build_host(root: Path) -> int:
 
 def measure(root: Path, runs: int) -> tuple[float, float, int]:
     drivers = all_drivers(root, simulate=True)
-    discover_host(root, drivers)  # warm the dentry cache, as a long-running agent has it
+    discover_host(drivers)  # warm the dentry cache, as a long-running agent has it
     timings = []
     devices: list[object] = []
     for _ in range(runs):
         started = time.perf_counter()
-        devices, _ = discover_host(root, drivers)
+        devices, _ = discover_host(drivers)
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], len(devices)

@@ -100,7 +100,7 @@ def test_operation_for_an_unknown_device_is_reported_failed(tmp_path: Path, data
 
         reporter = Reporter(server.url, "host-a", retries=1)
         devices: list[DeviceReport] = []
-        agent = Agent("host-a", lambda: (devices, []), reporter, execute=Executor(tmp_path, []).execute)
+        agent = Agent("host-a", lambda: (devices, []), reporter, execute=Executor([]).execute)
         assert agent.run_operations() == 1
         [op] = admin.get("/v2/operations").json()["operations"]
         assert op["state"] == "failed"

@@ -38,7 +38,7 @@ def root() -> Iterator[Path]:
 
 
 def scan(root: Path) -> list[str]:
-    devices, _skipped = discover_host(root, all_drivers(root, simulate=True))
+    devices, _skipped = discover_host(all_drivers(root, simulate=True))
     return [d.pci_address for d in devices]
 
 
@@ -88,7 +88,7 @@ def test_dangling_and_looping_symlinks(root: Path) -> None:
 
 def test_device_without_driver_is_reported_unusable_with_reason(root: Path) -> None:
     SysfsBuilder(root).bind_driver(QAT, None)
-    devices, _ = discover_host(root, all_drivers(root, simulate=True))
+    devices, _ = discover_host(all_drivers(root, simulate=True))
     qat = next(d for d in devices if d.pci_address == QAT)
     assert qat.health.state == "unusable"
     assert "no kernel driver" in " ".join(qat.health.reasons)

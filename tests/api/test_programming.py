@@ -88,6 +88,8 @@ def test_bind_programs_then_binds_after_verified_read_back(
     assert api.get(f"/v2/accelerator_requests/{arq}").json()["state"] == "Bound"
     dep = api.get("/v2/deployables").json()["deployables"][0]
     assert dep["bitstream_id"] == image
+    # Cyborg's spelling (vendor from the deployable's driver, `intel` here) and Accord's earlier one.
+    assert "CUSTOM_FPGA_FUNCTION_ID_INTEL_D8424DC4A4A944EA9F4416E7D4A8D6FB" in dep["attributes_list"]
     assert "CUSTOM_FPGA_FUNCTION_ID_D8424DC4A4A944EA9F4416E7D4A8D6FB" in dep["attributes_list"]
     # A second user of the same function on this region skips programming.
     r, second = bind(api, fpga["rp"])

@@ -11,16 +11,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from accord.agent.drivers.base import FlashesFirmware, Programs
 
 # Download an image by uuid into a path; returns the sha256 of the bytes received.
 Fetch = Callable[[str, Path], str]
-
-
-class ImagingDriver(Protocol):
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str: ...
-
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str: ...
 
 
 class Refused(Exception):
@@ -55,8 +51,7 @@ def local_region(region: str, hostname: str) -> str:
 
 
 def program(
-    driver: ImagingDriver,
-    root: Path,
+    driver: Programs,
     fetch: Fetch,
     params: dict[str, Any],
     region_interface: str | None,
@@ -74,16 +69,16 @@ def program(
             list(params.get("trusted_keys", [])),
             Path(workdir),
         )
-        loaded = driver.program(root, params["pci_address"], local_region(params["region"], hostname), path)
+        loaded = driver.program(params["pci_address"], local_region(params["region"], hostname), path)
     return {"function_id": loaded}
 
 
-def flash(driver: ImagingDriver, root: Path, fetch: Fetch, params: dict[str, Any]) -> dict[str, Any]:
+def flash(driver: FlashesFirmware, fetch: Fetch, params: dict[str, Any]) -> dict[str, Any]:
     """Flash, verify the version; on failure put the previous image back when one is kept."""
     with tempfile.TemporaryDirectory(prefix="accord-firmware-") as workdir:
         path = fetch_verified(fetch, params["image_uuid"], params.get("sha256", ""), "", [], Path(workdir))
         try:
-            version = driver.update_firmware(root, params["pci_address"], path)
+            version = driver.update_firmware(params["pci_address"], path)
             if version != params.get("version"):
                 raise RuntimeError(f"read back version {version!r}, expected {params.get('version')!r}")
             return {"version": version}
@@ -92,7 +87,7 @@ def flash(driver: ImagingDriver, root: Path, fetch: Fetch, params: dict[str, Any
             if not previous:
                 raise
             old = fetch_verified(fetch, previous, params.get("previous_sha256", ""), "", [], Path(workdir))
-            restored = driver.update_firmware(root, params["pci_address"], old)
+            restored = driver.update_firmware(params["pci_address"], old)
             raise FlashFailedButRestored(str(failure), restored) from failure
 
 

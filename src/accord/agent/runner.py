@@ -45,10 +45,10 @@ def build_agent(options: AgentOptions) -> Agent:
     config = DriverConfig(passthrough=options.passthrough, physnets=dict(options.physnets))
     drivers = all_drivers(options.sysfs_root, options.simulate, config)
     reporter = Reporter(options.server, options.hostname, options.token, retries=options.retries)
-    executor = Executor(options.sysfs_root, drivers, options.hostname, reporter.download_image)
+    executor = Executor(drivers, options.hostname, reporter.download_image)
     return Agent(
         options.hostname,
-        lambda: discover_host(options.sysfs_root, drivers),
+        lambda: discover_host(drivers),
         reporter,
         interval_s=options.interval_s,
         heartbeat_s=options.heartbeat_s,

@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.domain.errors import InvalidInput
+from accord.domain.naming import CUSTOM_NAME, STANDARD_RESOURCE_CLASSES, fpga_vendor_trait
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9\-_]+$")
 NAME_MAX = 255
 DESCRIPTION_MAX = 255
-STANDARD_RESOURCE_CLASSES = frozenset({"FPGA", "GPU", "VGPU", "PGPU"})
-CUSTOM_NAME = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
 TRAIT_VALUES = ("required", "forbidden")
 MAX_AMOUNT = 1024
 PREFIXES = ("resources:", "trait:", "accel:")
-XILINX_TRAIT = "CUSTOM_FPGA_XILINX"
+XILINX_TRAIT = fpga_vendor_trait("xilinx")
 
 
 @dataclass(frozen=True)

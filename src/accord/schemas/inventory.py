@@ -14,13 +14,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from accord.domain.naming import is_resource_class, is_trait
+
 DeviceType = Literal["GPU", "FPGA", "AICHIP", "QAT", "NIC", "SSD"]
 AttachType = Literal["PCI", "MDEV", "TEST_PCI"]
 HealthState = Literal["ok", "degraded", "unusable"]
 
 PCI_ADDRESS = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-TRAIT_NAME = re.compile(r"^[A-Z0-9_]{1,255}$")
-RESOURCE_CLASS = re.compile(r"^(FPGA|GPU|VGPU|PGPU|CUSTOM_[A-Z0-9_]{1,248})$")
 
 
 class _Strict(BaseModel):
@@ -74,7 +74,7 @@ class DeployableReport(_Strict):
     @field_validator("resource_class")
     @classmethod
     def _valid_rc(cls, value: str) -> str:
-        if not RESOURCE_CLASS.match(value):
+        if not is_resource_class(value):
             raise ValueError(f"invalid resource class {value!r}")
         return value
 
@@ -82,7 +82,7 @@ class DeployableReport(_Strict):
     @classmethod
     def _valid_traits(cls, values: list[str]) -> list[str]:
         for trait in values:
-            if not TRAIT_NAME.match(trait):
+            if not is_trait(trait):
                 raise ValueError(f"invalid trait name {trait!r}")
         return values
 

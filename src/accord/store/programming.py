@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accord.domain import naming
 from accord.domain.device_profile import looks_like_uuid, parse_group
 from accord.domain.errors import Conflict, InvalidInput
 from accord.domain.image import check_usable
@@ -27,13 +28,6 @@ from accord.store.models import (
     TrustedKey,
 )
 from accord.store.operations import SUCCEEDED, queue_operation
-
-FUNCTION_TRAIT_PREFIX = "CUSTOM_FPGA_FUNCTION_ID_"
-
-
-def function_trait(function_id: str) -> str:
-    """A valid trait name for a loaded function (Cyborg's own has '-' in it, which Placement refuses)."""
-    return FUNCTION_TRAIT_PREFIX + "".join(c for c in function_id.upper() if c.isalnum())
 
 
 def choose_image(session: Session, function_id: str | None, bitstream_id: str | None) -> Image:
@@ -172,9 +166,9 @@ def apply_program_result(session: Session, operation: Operation) -> None:
         for a in session.scalars(select(Attribute).where(Attribute.deployable_id == deployable.id))
         if a.key.startswith("trait")
     ]
-    kept = [a.value for a in traits if not a.value.startswith(FUNCTION_TRAIT_PREFIX)]
+    kept = [a.value for a in traits if not naming.is_function_trait(a.value)]
     if loaded:
-        kept.append(function_trait(loaded))
+        kept += naming.function_traits(deployable.driver_name, loaded)
     for attribute in traits:
         session.delete(attribute)
     session.flush()

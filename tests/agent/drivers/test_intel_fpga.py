@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.intel_fpga import IntelFpgaDriver
 from accord.agent.hostio import ToolFailed
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.firmware import build_sim_firmware
 from accord.agent.sim.layouts import fpga
+from accord.domain import naming
 from accord.images.formats.build import build_gbs
-from accord.store.programming import function_trait
 from tests.agent.drivers.conftest import RecordingKernel, only, pci
 
 AFU = "d8424dc4-a4a3-c413-f89e-433683f9040b"
@@ -25,7 +24,7 @@ N3000 = "0000:5e:00.0"
 
 @pytest.fixture
 def driver(kernel: RecordingKernel) -> IntelFpgaDriver:
-    return IntelFpgaDriver(kernel, DriverConfig())
+    return IntelFpgaDriver(kernel.root, kernel)
 
 
 def test_dfl_n3000_is_reported_exactly(
@@ -33,7 +32,7 @@ def test_dfl_n3000_is_reported_exactly(
 ) -> None:
     fpga.dfl_n3000(builder, N3000, afu_id=AFU, interface_id=IFC, numa_node=1, bitstream_id="0x23000410010309")
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert (device.type, device.vendor, device.product) == ("FPGA", "8086", "0b30")
     assert device.model == "Intel FPGA PAC N3000"
@@ -50,6 +49,7 @@ def test_dfl_n3000_is_reported_exactly(
         "CUSTOM_FPGA_INTEL",
         "CUSTOM_FPGA_INTEL_PAC_N3000",
         "CUSTOM_FPGA_REGION_INTEL_9926AB6D6C925A68AABCA7D84C545738",
+        "CUSTOM_FPGA_FUNCTION_ID_INTEL_D8424DC4A4A3C413F89E433683F9040B",
         "CUSTOM_FPGA_FUNCTION_ID_D8424DC4A4A3C413F89E433683F9040B",
     ]
     assert (region.function_id, region.interface_id) == (AFU, IFC)
@@ -57,12 +57,14 @@ def test_dfl_n3000_is_reported_exactly(
     assert region.attach_handles == [pci(N3000)]
 
 
-def test_function_trait_is_spelled_like_the_server_spells_it(
+def test_function_traits_are_spelled_as_the_server_spells_them_after_programming(
     builder: SysfsBuilder, driver: IntelFpgaDriver, tmp_path: Path
 ) -> None:
     fpga.dfl_n3000(builder, N3000, afu_id=AFU, interface_id=IFC)
-    (region,) = only(driver.discover(tmp_path)).deployables
-    assert function_trait(AFU) in region.traits
+    (region,) = only(driver.discover()).deployables
+    # The server swaps them with naming.function_traits(deployable.driver_name, loaded).
+    function_traits = [t for t in region.traits if naming.is_function_trait(t)]
+    assert function_traits == naming.function_traits(region.driver_name, AFU)
 
 
 def test_opae_out_of_tree_layout_with_a_vf(
@@ -70,7 +72,7 @@ def test_opae_out_of_tree_layout_with_a_vf(
 ) -> None:
     fpga.opae_pac_a10(builder, "0000:af:00.0", vfs=1, afu_id=AFU, interface_id=IFC, numa_node=0)
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert (device.product, device.model, device.driver) == (
         "09c4",
@@ -93,7 +95,7 @@ def test_enabled_vfs_are_the_accelerators(
 ) -> None:
     fpga.dfl_d5005(builder, "0000:3b:00.0", total_vfs=4, vfs=3, afu_id=AFU, interface_id=IFC)
 
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
 
     assert region.num_accelerators == 3
     assert region.attach_handles == [pci("0000:3b:00.1"), pci("0000:3b:00.2"), pci("0000:3b:00.3")]
@@ -103,7 +105,7 @@ def test_no_afu_loaded_means_no_function(
     builder: SysfsBuilder, driver: IntelFpgaDriver, tmp_path: Path
 ) -> None:
     fpga.dfl_pac_a10(builder, "0000:af:00.0", afu_id=None, interface_id=IFC)
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
     assert region.function_id is None
     assert not [t for t in region.traits if t.startswith("CUSTOM_FPGA_FUNCTION_ID_")]
     assert region.interface_id == IFC
@@ -114,7 +116,7 @@ def test_multi_port_card_has_one_region_per_port(
 ) -> None:
     fpga.dfl_card(builder, "0000:5e:00.0", "0b30", ports=2, afu_id=AFU, interface_id=IFC)
 
-    regions = only(driver.discover(tmp_path)).deployables
+    regions = only(driver.discover()).deployables
 
     assert [r.name for r in regions] == ["0000:5e:00.0-port0", "0000:5e:00.0-port1"]
     # Without VFs the PF holds every port; it is handed out once.
@@ -126,19 +128,19 @@ def test_unbound_card_is_unusable_with_the_reason(
 ) -> None:
     fpga.unbound_fpga(builder, N3000)
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert device.driver is None
     assert device.health.state == "unusable"
     assert device.health.reasons == [f"{N3000} has no kernel driver bound"]
     assert all(d.attach_handles == [] and d.num_accelerators == 0 for d in device.deployables)
-    assert driver.health(tmp_path, N3000) == device.health
+    assert driver.health(N3000) == device.health
 
 
 def test_missing_fme_is_unusable(builder: SysfsBuilder, driver: IntelFpgaDriver, tmp_path: Path) -> None:
     fpga.dfl_card(builder, N3000, "0b30", with_fme=False, afu_id=AFU, interface_id=IFC)
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert device.health.state == "unusable"
     assert "Management Engine" in device.health.reasons[0]
@@ -150,9 +152,9 @@ def test_unrelated_devices_are_not_reported(
 ) -> None:
     fpga.pci_bridge(builder, "0000:00:01.0")
     fpga.alveo_u250(builder, "0000:3b:00.0")
-    assert driver.discover(tmp_path) == []
+    assert driver.discover() == []
     fpga.dfl_n3000(builder, N3000, afu_id=AFU, interface_id=IFC)
-    assert [d.pci_address for d in driver.discover(tmp_path)] == [N3000]
+    assert [d.pci_address for d in driver.discover()] == [N3000]
 
 
 def test_set_num_vfs_changes_what_discovery_reports(
@@ -160,13 +162,13 @@ def test_set_num_vfs_changes_what_discovery_reports(
 ) -> None:
     fpga.dfl_card(builder, N3000, "0b30", total_vfs=4, afu_id=AFU, interface_id=IFC)
 
-    driver.set_num_vfs(tmp_path, N3000, 2)
-    (region,) = only(driver.discover(tmp_path)).deployables
+    driver.set_num_vfs(N3000, 2)
+    (region,) = only(driver.discover()).deployables
     assert region.attach_handles == [pci("0000:5e:00.1"), pci("0000:5e:00.2")]
     assert region.num_accelerators == 2
 
-    driver.set_num_vfs(tmp_path, N3000, 0)
-    (region,) = only(driver.discover(tmp_path)).deployables
+    driver.set_num_vfs(N3000, 0)
+    (region,) = only(driver.discover()).deployables
     assert region.attach_handles == [pci(N3000)]
 
 
@@ -182,16 +184,17 @@ def test_program_loads_the_afu_and_changes_the_function_trait(
     image = tmp_path / "new.gbs"
     image.write_bytes(build_gbs(NEW_AFU, IFC))
 
-    loaded = driver.program(tmp_path, address, address, image)
+    loaded = driver.program(address, address, image)
 
     assert loaded == NEW_AFU
     assert kernel.commands == [
         ["fpgaconf", "--bus", "0xaf", "--device", "0x00", "--function", "0x0", str(image)]
     ]
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
     assert region.function_id == NEW_AFU
-    assert function_trait(NEW_AFU) in region.traits
-    assert function_trait(AFU) not in region.traits
+    assert [t for t in region.traits if naming.is_function_trait(t)] == naming.function_traits(
+        "intel_fpga", NEW_AFU
+    )
 
 
 def test_program_with_a_gbs_for_another_interface_fails_and_keeps_the_afu(
@@ -202,9 +205,9 @@ def test_program_with_a_gbs_for_another_interface_fails_and_keeps_the_afu(
     image.write_bytes(build_gbs(NEW_AFU, OTHER_IFC))
 
     with pytest.raises(ToolFailed, match="Interface id"):
-        driver.program(tmp_path, N3000, N3000, image)
+        driver.program(N3000, N3000, image)
 
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
     assert region.function_id == AFU
 
 
@@ -216,9 +219,9 @@ def test_program_picks_the_addressed_card(
     image = tmp_path / "new.gbs"
     image.write_bytes(build_gbs(NEW_AFU, IFC))
 
-    driver.program(tmp_path, "0000:86:00.0", "0000:86:00.0", image)
+    driver.program("0000:86:00.0", "0000:86:00.0", image)
 
-    found = {d.pci_address: d.deployables[0].function_id for d in driver.discover(tmp_path)}
+    found = {d.pci_address: d.deployables[0].function_id for d in driver.discover()}
     assert found == {"0000:5e:00.0": AFU, "0000:86:00.0": NEW_AFU}
 
 
@@ -229,10 +232,10 @@ def test_firmware_update_changes_the_version(
     image = tmp_path / "fw.bin"
     image.write_bytes(build_sim_firmware("0x2300011001030f"))
 
-    assert driver.update_firmware(tmp_path, N3000, image) == "0x2300011001030f"
+    assert driver.update_firmware(N3000, image) == "0x2300011001030f"
 
     assert kernel.commands == [["fpgasupdate", str(image), N3000]]
-    assert only(driver.discover(tmp_path)).firmware_version == "0x2300011001030f"
+    assert only(driver.discover()).firmware_version == "0x2300011001030f"
 
 
 def test_bad_firmware_container_fails_and_keeps_the_version(
@@ -243,16 +246,6 @@ def test_bad_firmware_container_fails_and_keeps_the_version(
     image.write_bytes(b"not a firmware image")
 
     with pytest.raises(ToolFailed):
-        driver.update_firmware(tmp_path, N3000, image)
+        driver.update_firmware(N3000, image)
 
-    assert only(driver.discover(tmp_path)).firmware_version == "0x23000410010309"
-
-
-def test_mdev_operations_are_not_supported(
-    builder: SysfsBuilder, driver: IntelFpgaDriver, tmp_path: Path
-) -> None:
-    fpga.dfl_n3000(builder, N3000, afu_id=AFU, interface_id=IFC)
-    with pytest.raises(OperationNotSupported):
-        driver.create_mdev(tmp_path, N3000, "any", "2b6c0d5c-0f4e-4a51-9d1c-7b0b1f0d6a11")
-    with pytest.raises(OperationNotSupported):
-        driver.remove_mdev(tmp_path, N3000, "2b6c0d5c-0f4e-4a51-9d1c-7b0b1f0d6a11")
+    assert only(driver.discover()).firmware_version == "0x23000410010309"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
+from accord.agent.drivers.base import OperationNotSupported
 from accord.agent.drivers.nvidia_gpu import (
     MigInstance,
     NvidiaGpuDriver,
@@ -35,11 +35,11 @@ UUID_C = "11111111-2222-4333-8444-555555555555"
 
 
 def driver(root: Path, nvml: NvmlSource | None = None) -> NvidiaGpuDriver:
-    return NvidiaGpuDriver(SimulatedKernel(root), DriverConfig(), nvml)
+    return NvidiaGpuDriver(root, SimulatedKernel(root), nvml=nvml)
 
 
 def by_address(root: Path, nvml: NvmlSource | None = None) -> dict[str, DeviceReport]:
-    return {d.pci_address: d for d in driver(root, nvml).discover(root)}
+    return {d.pci_address: d for d in driver(root, nvml).discover()}
 
 
 def deployables(device: DeviceReport) -> dict[str, DeployableReport]:
@@ -71,7 +71,7 @@ def b(tmp_path: Path) -> SysfsBuilder:
 def test_t4_with_vgpu_types_exact_report(b: SysfsBuilder) -> None:
     gpu.tesla_t4_with_vgpu(b, numa_node=1)
 
-    assert driver(b.root).discover(b.root) == [
+    assert driver(b.root).discover() == [
         DeviceReport(
             type="GPU",
             vendor="10de",
@@ -132,7 +132,7 @@ def test_type_with_nothing_left_is_not_offered_and_gpu_is_not_offered_whole(b: S
 def test_gpu_without_vgpu_is_one_pgpu_with_its_pci_function(b: SysfsBuilder) -> None:
     gpu.workstation_gpu(b)
 
-    (device,) = driver(b.root).discover(b.root)
+    (device,) = driver(b.root).discover()
     assert (device.model, device.driver, device.firmware_version) == (
         "NVIDIA GeForce RTX 3090",
         "nvidia",
@@ -171,7 +171,7 @@ def test_unbound_gpu_is_unusable_with_the_reason(b: SysfsBuilder) -> None:
     device = by_address(b.root)[pf]
     expected = Health(state="unusable", reasons=["0000:af:00.0 has no kernel driver bound"])
     assert device.health == expected
-    assert driver(b.root).health(b.root, pf) == expected
+    assert driver(b.root).health(pf) == expected
     assert (device.driver, device.firmware_version, device.model) == (None, None, "Tesla T4")
 
 
@@ -229,8 +229,8 @@ def test_a100_legacy_sriov_create_lands_on_a_free_vf(b: SysfsBuilder) -> None:
     nv = driver(b.root)
     before = by_address(b.root)["0000:41:00.0"].deployables
 
-    nv.create_mdev(b.root, "0000:41:00.0", "nvidia-471", UUID_A)
-    nv.create_mdev(b.root, "0000:41:00.0", "nvidia-471", UUID_B)
+    nv.create_mdev("0000:41:00.0", "nvidia-471", UUID_A)
+    nv.create_mdev("0000:41:00.0", "nvidia-471", UUID_B)
 
     parents = {u: (b.root / "sys/bus/mdev/devices" / u).resolve().parent.name for u in (UUID_A, UUID_B)}
     assert parents == {UUID_A: "0000:41:00.4", UUID_B: "0000:41:00.5"}
@@ -239,9 +239,9 @@ def test_a100_legacy_sriov_create_lands_on_a_free_vf(b: SysfsBuilder) -> None:
         d for d in before if d.name.endswith("nvidia-471")
     ]
     with pytest.raises(VgpuError, match="no nvidia-471 instances left"):
-        nv.create_mdev(b.root, "0000:41:00.0", "nvidia-471", UUID_C)
+        nv.create_mdev("0000:41:00.0", "nvidia-471", UUID_C)
 
-    nv.remove_mdev(b.root, "0000:41:00.0", UUID_A)
+    nv.remove_mdev("0000:41:00.0", UUID_A)
     assert available(b.root, "0000:41:00.4", "nvidia-471") == 1
 
 
@@ -278,13 +278,13 @@ def test_a100_vgpu17_with_no_type_set_is_not_offered_whole(b: SysfsBuilder) -> N
 def test_a100_vgpu17_remembers_type_names_once_every_vf_is_used(b: SysfsBuilder) -> None:
     gpu.a100_sriov(b, vfs=2, interface="vfio", current={0: "1034"})
     nv = driver(b.root)
-    nv.discover(b.root)
+    nv.discover()
     # The last free VF takes a type: no VF lists 1034's name any more.
     vf1 = b.device_dir("0000:41:00.5") / "nvidia"
     (vf1 / "current_vgpu_type").write_text("1034\n")
     (vf1 / "creatable_vgpu_types").write_text("")
 
-    (vgpu,) = nv.discover(b.root)[0].deployables
+    (vgpu,) = nv.discover()[0].deployables
     assert vgpu.num_accelerators == 2
     assert "CUSTOM_NVIDIA_20F1_A100_5C" in vgpu.traits
 
@@ -293,12 +293,12 @@ def test_set_num_vfs_goes_through_the_kernel(b: SysfsBuilder) -> None:
     gpu.a100_sriov(b, vfs=2)
     nv = driver(b.root)
 
-    nv.set_num_vfs(b.root, "0000:41:00.0", 4)
+    nv.set_num_vfs("0000:41:00.0", 4)
 
     assert (b.device_dir("0000:41:00.0") / "sriov_numvfs").read_text().strip() == "4"
     assert list(by_address(b.root)) == ["0000:41:00.0"]
     with pytest.raises(OperationNotSupported):
-        nv.set_num_vfs(b.root, gpu.workstation_gpu(b), 1)
+        nv.set_num_vfs(gpu.workstation_gpu(b), 1)
 
 
 # --- mdev lifecycle ----------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def test_create_mdev_uses_an_instance_and_keeps_the_reported_capacity(b: SysfsBu
     nv = driver(b.root)
     before = deployables(by_address(b.root)["0000:3b:00.0"])
 
-    nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-223", UUID_A)
+    nv.create_mdev("0000:3b:00.0", "nvidia-223", UUID_A)
 
     assert available(b.root, "0000:3b:00.0", "nvidia-223") == 7
     mdev = b.root / "sys/bus/mdev/devices" / UUID_A
@@ -324,24 +324,24 @@ def test_create_mdev_uses_an_instance_and_keeps_the_reported_capacity(b: SysfsBu
 def test_create_mdev_retry_is_idempotent(b: SysfsBuilder) -> None:
     gpu.tesla_t4_with_vgpu(b)
     nv = driver(b.root)
-    nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-222", UUID_A)
-    nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-222", UUID_A)
+    nv.create_mdev("0000:3b:00.0", "nvidia-222", UUID_A)
+    nv.create_mdev("0000:3b:00.0", "nvidia-222", UUID_A)
     assert available(b.root, "0000:3b:00.0", "nvidia-222") == 15
     with pytest.raises(VgpuError, match="another type"):
-        nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-223", UUID_A)
+        nv.create_mdev("0000:3b:00.0", "nvidia-223", UUID_A)
 
 
 def test_creating_past_capacity_fails_cleanly(b: SysfsBuilder) -> None:
     gpu.tesla_t4_with_vgpu(b, types={"nvidia-234": ("GRID T4-16Q", 1)})
     nv = driver(b.root)
-    nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-234", UUID_A)
+    nv.create_mdev("0000:3b:00.0", "nvidia-234", UUID_A)
 
     with pytest.raises(VgpuError, match="no nvidia-234 instances left"):
-        nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-234", UUID_B)
+        nv.create_mdev("0000:3b:00.0", "nvidia-234", UUID_B)
     with pytest.raises(VgpuError, match="offers no vGPU type nvidia-999"):
-        nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-999", UUID_B)
+        nv.create_mdev("0000:3b:00.0", "nvidia-999", UUID_B)
     with pytest.raises(ValueError, match="invalid mdev uuid"):
-        nv.create_mdev(b.root, "0000:3b:00.0", "nvidia-234", "../../escape")
+        nv.create_mdev("0000:3b:00.0", "nvidia-234", "../../escape")
     assert not (b.root / "sys/bus/mdev/devices" / UUID_B).exists()
     assert available(b.root, "0000:3b:00.0", "nvidia-234") == 0
 
@@ -355,7 +355,7 @@ def test_kernel_refusal_is_reported_as_a_vgpu_error(b: SysfsBuilder) -> None:
 
     kernel.write = refuse  # type: ignore[method-assign]
     with pytest.raises(VgpuError, match="the kernel refused nvidia-222"):
-        NvidiaGpuDriver(kernel, DriverConfig()).create_mdev(b.root, "0000:3b:00.0", "nvidia-222", UUID_B)
+        NvidiaGpuDriver(b.root, kernel).create_mdev("0000:3b:00.0", "nvidia-222", UUID_B)
 
 
 def test_remove_mdev_restores_the_instance(b: SysfsBuilder) -> None:
@@ -363,22 +363,13 @@ def test_remove_mdev_restores_the_instance(b: SysfsBuilder) -> None:
     nv = driver(b.root)
 
     with pytest.raises(VgpuError, match="does not belong"):
-        nv.remove_mdev(b.root, gpu.workstation_gpu(b), UUID_A)
-    nv.remove_mdev(b.root, "0000:3b:00.0", UUID_A)
+        nv.remove_mdev(gpu.workstation_gpu(b), UUID_A)
+    nv.remove_mdev("0000:3b:00.0", UUID_A)
 
     assert available(b.root, "0000:3b:00.0", "nvidia-222") == 16
     assert not (b.root / "sys/bus/mdev/devices" / UUID_A).exists()
     assert "mdevs" not in by_address(b.root)["0000:3b:00.0"].vendor_board_info
-    nv.remove_mdev(b.root, "0000:3b:00.0", UUID_A)  # already gone: nothing to do
-
-
-def test_program_and_firmware_are_not_supported(b: SysfsBuilder) -> None:
-    pf = gpu.tesla_t4_with_vgpu(b)
-    nv = driver(b.root)
-    with pytest.raises(OperationNotSupported):
-        nv.program(b.root, pf, "0000:3b:00.0", b.root / "image.bin")
-    with pytest.raises(OperationNotSupported):
-        nv.update_firmware(b.root, pf, b.root / "vbios.rom")
+    nv.remove_mdev("0000:3b:00.0", UUID_A)  # already gone: nothing to do
 
 
 # --- MIG and NVML ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
+from accord.agent.drivers.base import OperationNotSupported
 from accord.agent.drivers.qat import QatDriver
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.layouts.qat_nic import e810, qat_4xxx, qat_c62x, server_plumbing
@@ -33,7 +33,7 @@ def handle(bus: str, device: str, function: str) -> AttachHandleReport:
 
 def driver(root: Path) -> tuple[QatDriver, RecordingKernel]:
     io = RecordingKernel(root)
-    return QatDriver(io, DriverConfig()), io
+    return QatDriver(root, io), io
 
 
 def test_c62x_with_vfs_exact_report(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_c62x_with_vfs_exact_report(tmp_path: Path) -> None:
     qat_c62x(b, C62X, vfs=2, numa_node=1)
     qat, _ = driver(tmp_path)
 
-    assert qat.discover(tmp_path) == [
+    assert qat.discover() == [
         DeviceReport(
             type="QAT",
             vendor="8086",
@@ -85,7 +85,7 @@ def test_4xxx_services_become_traits_and_no_vfs_means_no_accelerators(tmp_path: 
     qat_4xxx(SysfsBuilder(tmp_path), GEN4, vfs=0, services="sym;dc", device="4942")
     qat, _ = driver(tmp_path)
 
-    [device] = qat.discover(tmp_path)
+    [device] = qat.discover()
     assert (device.product, device.model, device.driver) == ("4942", "Intel QAT 401XX", "4xxx")
     assert device.health == Health()
     assert device.vendor_board_info["cfg_services"] == "sym;dc"
@@ -100,7 +100,7 @@ def test_each_enabled_vf_is_one_accelerator_and_one_handle(tmp_path: Path) -> No
     qat_4xxx(SysfsBuilder(tmp_path), GEN4, vfs=16)
     qat, _ = driver(tmp_path)
 
-    [deployable] = qat.discover(tmp_path)[0].deployables
+    [deployable] = qat.discover()[0].deployables
     assert deployable.num_accelerators == 16
     addresses = [
         "{domain}:{bus}:{device}.{function}".format(**h.attach_info) for h in deployable.attach_handles
@@ -115,27 +115,27 @@ def test_other_devices_are_never_reported(tmp_path: Path) -> None:
     e810(b, "0000:17:00.0", vfs=2)
     b.pci("0000:80:00.0", "8086", "37c9", "0b4000", "c6xxvf")  # a lone VF id is not a PF
     qat, _ = driver(tmp_path)
-    assert qat.discover(tmp_path) == []
+    assert qat.discover() == []
 
     qat_c62x(b, C62X, vfs=1)
-    assert [d.pci_address for d in qat.discover(tmp_path)] == [C62X]
+    assert [d.pci_address for d in qat.discover()] == [C62X]
 
 
 def test_state_down_is_unusable_with_reason(tmp_path: Path) -> None:
     qat_4xxx(SysfsBuilder(tmp_path), GEN4, vfs=2, state="down")
     qat, _ = driver(tmp_path)
 
-    [device] = qat.discover(tmp_path)
+    [device] = qat.discover()
     assert device.health.state == "unusable"
     assert device.health.reasons == [f"{GEN4}: qat/state is down (device stopped; write 'up' to start it)"]
-    assert qat.health(tmp_path, GEN4) == device.health
+    assert qat.health(GEN4) == device.health
 
 
 def test_no_driver_is_unusable_with_reason(tmp_path: Path) -> None:
     qat_c62x(SysfsBuilder(tmp_path), C62X, driver=None)
     qat, _ = driver(tmp_path)
 
-    [device] = qat.discover(tmp_path)
+    [device] = qat.discover()
     assert device.driver is None
     assert device.health == Health(state="unusable", reasons=[f"{C62X} has no kernel driver bound"])
 
@@ -143,7 +143,7 @@ def test_no_driver_is_unusable_with_reason(tmp_path: Path) -> None:
 def test_foreign_driver_is_unusable(tmp_path: Path) -> None:
     qat_4xxx(SysfsBuilder(tmp_path), GEN4, driver="ice")
     qat, _ = driver(tmp_path)
-    health = qat.health(tmp_path, GEN4)
+    health = qat.health(GEN4)
     assert health.state == "unusable"
     assert "bound to ice" in health.reasons[0]
 
@@ -152,19 +152,19 @@ def test_set_num_vfs_through_the_kernel(tmp_path: Path) -> None:
     qat_4xxx(SysfsBuilder(tmp_path), GEN4)
     qat, io = driver(tmp_path)
 
-    qat.set_num_vfs(tmp_path, GEN4, 4)
+    qat.set_num_vfs(GEN4, 4)
     assert io.writes == [("sriov_numvfs", "4")]
-    assert qat.discover(tmp_path)[0].deployables[0].num_accelerators == 4
+    assert qat.discover()[0].deployables[0].num_accelerators == 4
     # The new VFs got the VF driver the kernel autoprobes.
     assert read_function(tmp_path, "0000:6b:00.1").driver == "4xxxvf"
 
     io.writes.clear()
-    qat.set_num_vfs(tmp_path, GEN4, 2)  # non-zero to non-zero is EBUSY unless 0 first
+    qat.set_num_vfs(GEN4, 2)  # non-zero to non-zero is EBUSY unless 0 first
     assert io.writes == [("sriov_numvfs", "0"), ("sriov_numvfs", "2")]
     assert len(read_function(tmp_path, GEN4).virtfns) == 2
 
     io.writes.clear()
-    qat.set_num_vfs(tmp_path, GEN4, 2)  # already there: nothing written
+    qat.set_num_vfs(GEN4, 2)  # already there: nothing written
     assert io.writes == []
 
 
@@ -173,7 +173,7 @@ def test_set_num_vfs_over_total_fails_and_leaves_state(tmp_path: Path) -> None:
     qat, io = driver(tmp_path)
 
     with pytest.raises(ValueError, match=r"supports 0\.\.16 VFs, not 17"):
-        qat.set_num_vfs(tmp_path, C62X, 17)
+        qat.set_num_vfs(C62X, 17)
     assert io.writes == []
     assert len(read_function(tmp_path, C62X).virtfns) == 3
 
@@ -185,23 +185,9 @@ def test_set_num_vfs_refuses_what_is_not_a_qat_pf(tmp_path: Path) -> None:
     qat, io = driver(tmp_path)
 
     with pytest.raises(ValueError, match="not an Intel QAT physical function"):
-        qat.set_num_vfs(tmp_path, "0000:17:00.0", 1)
+        qat.set_num_vfs("0000:17:00.0", 1)
     with pytest.raises(ValueError, match="not an Intel QAT physical function"):
-        qat.health(tmp_path, "0000:99:00.0")
+        qat.health("0000:99:00.0")
     with pytest.raises(OperationNotSupported, match="no kernel driver bound"):
-        qat.set_num_vfs(tmp_path, C62X, 1)
+        qat.set_num_vfs(C62X, 1)
     assert io.writes == []
-
-
-def test_unsupported_operations(tmp_path: Path) -> None:
-    qat_c62x(SysfsBuilder(tmp_path), C62X)
-    qat, _ = driver(tmp_path)
-    image = tmp_path / "image.bin"
-    with pytest.raises(OperationNotSupported):
-        qat.create_mdev(tmp_path, C62X, "any", "6d8c1e8e-8a3b-4a52-9d2d-7c1b2e3f4a5b")
-    with pytest.raises(OperationNotSupported):
-        qat.remove_mdev(tmp_path, C62X, "6d8c1e8e-8a3b-4a52-9d2d-7c1b2e3f4a5b")
-    with pytest.raises(OperationNotSupported):
-        qat.program(tmp_path, C62X, "0", image)
-    with pytest.raises(OperationNotSupported):
-        qat.update_firmware(tmp_path, C62X, image)

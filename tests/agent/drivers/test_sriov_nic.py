@@ -37,7 +37,7 @@ def nic(
 ) -> tuple[SriovNicDriver, RecordingKernel]:
     io = RecordingKernel(root)
     config = DriverConfig(passthrough=passthrough, physnets=physnets or {})
-    return SriovNicDriver(io, config), io
+    return SriovNicDriver(root, io, config), io
 
 
 def vf_handle(device: str, function: str, physnet: str | None) -> AttachHandleReport:
@@ -51,7 +51,7 @@ def test_e810_with_vfs_exact_report(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, vfs=2, ifname="ens1f0", numa_node=1)
     driver, _ = nic(tmp_path, physnets={E810: "physnet1"})
 
-    assert driver.discover(tmp_path) == [
+    assert driver.discover() == [
         DeviceReport(
             type="NIC",
             vendor="8086",
@@ -96,7 +96,7 @@ def test_physnet_by_netdev_name_is_sanitized_into_a_trait(tmp_path: Path) -> Non
     e810(SysfsBuilder(tmp_path), E810, vfs=1, ifname="ens1f0")
     driver, _ = nic(tmp_path, physnets={"ens1f0": "data-net.1"})
 
-    [deployable] = driver.discover(tmp_path)[0].deployables
+    [deployable] = driver.discover()[0].deployables
     assert deployable.traits[-1] == "CUSTOM_DATA_NET_1"
     assert deployable.attach_handles == [vf_handle("01", "0", "data-net.1")]
 
@@ -104,14 +104,14 @@ def test_physnet_by_netdev_name_is_sanitized_into_a_trait(tmp_path: Path) -> Non
 def test_address_wins_over_netdev_name(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, vfs=1, ifname="ens1f0")
     driver, _ = nic(tmp_path, physnets={"ens1f0": "by-name", E810: "by-address"})
-    assert driver.discover(tmp_path)[0].deployables[0].attach_handles == [vf_handle("01", "0", "by-address")]
+    assert driver.discover()[0].deployables[0].attach_handles == [vf_handle("01", "0", "by-address")]
 
 
 def test_no_physnet_still_reported_without_physnet_key_or_trait(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, vfs=1)
     driver, _ = nic(tmp_path, physnets={"ens9f9": "elsewhere"})
 
-    [device] = driver.discover(tmp_path)
+    [device] = driver.discover()
     [deployable] = device.deployables
     assert deployable.traits == ["CUSTOM_VF", "CUSTOM_NIC_INTEL", "CUSTOM_NIC_PRODUCT_ID_159B"]
     assert deployable.attach_handles == [vf_handle("01", "0", None)]
@@ -122,7 +122,7 @@ def test_physnet_without_trait_safe_characters_gets_no_trait(tmp_path: Path) -> 
     e810(SysfsBuilder(tmp_path), E810, vfs=1)
     driver, _ = nic(tmp_path, physnets={E810: "---"})
 
-    [deployable] = driver.discover(tmp_path)[0].deployables
+    [deployable] = driver.discover()[0].deployables
     assert deployable.traits == ["CUSTOM_VF", "CUSTOM_NIC_INTEL", "CUSTOM_NIC_PRODUCT_ID_159B"]
     assert deployable.attach_handles == [vf_handle("01", "0", "---")]
 
@@ -132,10 +132,10 @@ def test_nic_without_vfs_is_not_reported_unless_allow_listed(tmp_path: Path) -> 
     connectx6(b, CX6, vfs=0)
     i350(b)
     driver, _ = nic(tmp_path)
-    assert driver.discover(tmp_path) == []
+    assert driver.discover() == []
 
     listed, _ = nic(tmp_path, passthrough=("15b3:101d",))
-    [device] = listed.discover(tmp_path)
+    [device] = listed.discover()
     assert device.pci_address == CX6
     assert device.model == "Mellanox ConnectX-6 Dx"
     assert device.firmware_version == "22.36.1010"  # infiniband/mlx5_0/fw_ver
@@ -149,17 +149,15 @@ def test_plumbing_and_other_accelerators_are_never_reported(tmp_path: Path) -> N
     qat_c62x(b, "0000:3d:00.0", vfs=4)
     # Even a vendor wildcard does not make a non-Ethernet function a NIC.
     driver, _ = nic(tmp_path, passthrough=("8086:*",))
-    assert [d.pci_address for d in driver.discover(tmp_path)] == ["0000:02:00.0"]  # only the I350
+    assert [d.pci_address for d in driver.discover()] == ["0000:02:00.0"]  # only the I350
     plain, _ = nic(tmp_path)
-    assert plain.discover(tmp_path) == []
+    assert plain.discover() == []
 
 
 def test_mixed_host(tmp_path: Path) -> None:
     qat_nic_host(tmp_path)
     driver, _ = nic(tmp_path, physnets={"ens1f0": "physnet1"})
-    assert [(d.pci_address, d.deployables[0].num_accelerators) for d in driver.discover(tmp_path)] == [
-        (E810, 2)
-    ]
+    assert [(d.pci_address, d.deployables[0].num_accelerators) for d in driver.discover()] == [(E810, 2)]
 
 
 def test_each_vf_is_one_accelerator_and_unknown_nics_with_vfs_count_too(tmp_path: Path) -> None:
@@ -169,7 +167,7 @@ def test_each_vf_is_one_accelerator_and_unknown_nics_with_vfs_count_too(tmp_path
     b.sriov("0000:d8:00.0", total=8, vf_device="16dc", enabled=3, vf_driver="bnxt_en")
     driver, _ = nic(tmp_path)
 
-    x, other = driver.discover(tmp_path)
+    x, other = driver.discover()
     assert x.model == "Intel Ethernet X710"
     assert x.deployables[0].num_accelerators == 5
     assert len(x.deployables[0].attach_handles) == 5
@@ -182,10 +180,10 @@ def test_no_driver_is_unusable_with_reason(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, driver=None, ifname=None)
     driver, io = nic(tmp_path, passthrough=("8086:159b",))
 
-    [device] = driver.discover(tmp_path)
+    [device] = driver.discover()
     assert device.health == Health(state="unusable", reasons=[f"{E810} has no kernel driver bound"])
     with pytest.raises(OperationNotSupported, match="no kernel driver bound"):
-        driver.set_num_vfs(tmp_path, E810, 2)
+        driver.set_num_vfs(E810, 2)
     assert io.writes == []
 
 
@@ -193,13 +191,13 @@ def test_set_num_vfs_through_the_kernel(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, vfs=0)
     driver, io = nic(tmp_path, passthrough=("8086:159b",))
 
-    driver.set_num_vfs(tmp_path, E810, 4)
+    driver.set_num_vfs(E810, 4)
     assert io.writes == [("sriov_numvfs", "4")]
-    assert driver.discover(tmp_path)[0].deployables[0].num_accelerators == 4
+    assert driver.discover()[0].deployables[0].num_accelerators == 4
     assert read_function(tmp_path, "0000:17:01.0").driver == "iavf"
 
     io.writes.clear()
-    driver.set_num_vfs(tmp_path, E810, 2)
+    driver.set_num_vfs(E810, 2)
     assert io.writes == [("sriov_numvfs", "0"), ("sriov_numvfs", "2")]
     assert read_function(tmp_path, E810).virtfns == ("0000:17:01.0", "0000:17:01.1")
 
@@ -209,7 +207,7 @@ def test_set_num_vfs_over_total_fails_and_leaves_state(tmp_path: Path) -> None:
     driver, io = nic(tmp_path)
 
     with pytest.raises(ValueError, match=r"supports 0\.\.8 VFs, not 9"):
-        driver.set_num_vfs(tmp_path, CX6, 9)
+        driver.set_num_vfs(CX6, 9)
     assert io.writes == []
     assert len(read_function(tmp_path, CX6).virtfns) == 2
 
@@ -218,19 +216,7 @@ def test_operations_refuse_nics_it_does_not_manage(tmp_path: Path) -> None:
     i350(SysfsBuilder(tmp_path))
     driver, io = nic(tmp_path)
     with pytest.raises(ValueError, match="not an SR-IOV NIC this agent manages"):
-        driver.set_num_vfs(tmp_path, "0000:02:00.0", 1)
+        driver.set_num_vfs("0000:02:00.0", 1)
     with pytest.raises(ValueError, match="not an SR-IOV NIC this agent manages"):
-        driver.health(tmp_path, "0000:02:00.0")
+        driver.health("0000:02:00.0")
     assert io.writes == []
-
-
-def test_unsupported_operations(tmp_path: Path) -> None:
-    e810(SysfsBuilder(tmp_path), E810, vfs=1)
-    driver, _ = nic(tmp_path)
-    image = tmp_path / "nvm.bin"
-    with pytest.raises(OperationNotSupported, match="vendor's tool"):
-        driver.update_firmware(tmp_path, E810, image)
-    with pytest.raises(OperationNotSupported):
-        driver.program(tmp_path, E810, "0", image)
-    with pytest.raises(OperationNotSupported):
-        driver.create_mdev(tmp_path, E810, "t", "6d8c1e8e-8a3b-4a52-9d2d-7c1b2e3f4a5b")

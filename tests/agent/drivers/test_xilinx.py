@@ -6,14 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
 from accord.agent.drivers.xilinx import XilinxDriver
 from accord.agent.hostio import ToolFailed
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.firmware import build_sim_firmware
 from accord.agent.sim.layouts import fpga
 from accord.images.formats.build import build_xclbin
-from accord.store.programming import function_trait
 from tests.agent.drivers.conftest import RecordingKernel, only, pci
 
 MGMT = "0000:3b:00.0"
@@ -27,7 +25,7 @@ SHELL = "xilinx_u250_gen3x16_xdma_shell_3_1"
 
 @pytest.fixture
 def driver(kernel: RecordingKernel) -> XilinxDriver:
-    return XilinxDriver(kernel, DriverConfig())
+    return XilinxDriver(kernel.root, kernel)
 
 
 def test_u250_is_reported_at_the_mgmt_pf_with_the_user_pf_as_handle(
@@ -35,7 +33,7 @@ def test_u250_is_reported_at_the_mgmt_pf_with_the_user_pf_as_handle(
 ) -> None:
     fpga.alveo_u250(builder, MGMT, xclbin_uuid=XCLBIN, interface_uuid=IFC, numa_node=1)
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert (device.type, device.vendor, device.product, device.model) == (
         "FPGA",
@@ -53,7 +51,8 @@ def test_u250_is_reported_at_the_mgmt_pf_with_the_user_pf_as_handle(
     assert region.traits == [
         "CUSTOM_FPGA_XILINX",
         "CUSTOM_FPGA_PRODUCT_ID_5004",
-        function_trait(XCLBIN),
+        "CUSTOM_FPGA_FUNCTION_ID_XILINX_3F9AD5E28C1B4D0EA6B70C1D2E3F4A5B",
+        "CUSTOM_FPGA_FUNCTION_ID_3F9AD5E28C1B4D0EA6B70C1D2E3F4A5B",
     ]
     assert (region.function_id, region.interface_id) == (XCLBIN, IFC)
     # One accelerator, and only the user PF is handed out; the mgmt PF stays with the host.
@@ -65,7 +64,7 @@ def test_no_xclbin_loaded_means_no_function(
     builder: SysfsBuilder, driver: XilinxDriver, tmp_path: Path
 ) -> None:
     fpga.alveo_u250(builder, MGMT, xclbin_uuid=None, interface_uuid=IFC)
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
     assert region.function_id is None
     assert region.traits == ["CUSTOM_FPGA_XILINX", "CUSTOM_FPGA_PRODUCT_ID_5004"]
 
@@ -74,7 +73,7 @@ def test_each_model_is_named(builder: SysfsBuilder, driver: XilinxDriver, tmp_pa
     fpga.alveo(builder, "u200", "0000:17:00.0")
     fpga.alveo(builder, "u280", "0000:65:00.0")
     fpga.alveo(builder, "u50", "0000:d8:00.0")
-    found = {(d.pci_address, d.product, d.model) for d in driver.discover(tmp_path)}
+    found = {(d.pci_address, d.product, d.model) for d in driver.discover()}
     assert found == {
         ("0000:17:00.0", "5000", "Alveo U200"),
         ("0000:65:00.0", "500c", "Alveo U280"),
@@ -87,21 +86,21 @@ def test_unrelated_devices_and_the_user_pf_are_not_reported(
 ) -> None:
     fpga.pci_bridge(builder, "0000:00:01.0")
     fpga.dfl_n3000(builder, "0000:5e:00.0", interface_id=IFC)
-    assert driver.discover(tmp_path) == []
+    assert driver.discover() == []
     fpga.alveo_u250(builder, MGMT)
-    assert [d.pci_address for d in driver.discover(tmp_path)] == [MGMT]
+    assert [d.pci_address for d in driver.discover()] == [MGMT]
 
 
 def test_unbound_mgmt_pf_is_unusable(builder: SysfsBuilder, driver: XilinxDriver, tmp_path: Path) -> None:
     fpga.alveo_u250(builder, MGMT, mgmt_driver=None)
 
-    device = only(driver.discover(tmp_path))
+    device = only(driver.discover())
 
     assert device.health.state == "unusable"
     assert device.health.reasons == [f"{MGMT} has no kernel driver bound"]
     assert device.deployables[0].attach_handles == []
     assert device.deployables[0].num_accelerators == 0
-    assert driver.health(tmp_path, MGMT) == device.health
+    assert driver.health(MGMT) == device.health
 
 
 def test_program_loads_the_xclbin(
@@ -111,13 +110,15 @@ def test_program_loads_the_xclbin(
     image = tmp_path / "kernel.xclbin"
     image.write_bytes(build_xclbin(NEW_XCLBIN, IFC, SHELL))
 
-    assert driver.program(tmp_path, MGMT, MGMT, image) == NEW_XCLBIN
+    assert driver.program(MGMT, MGMT, image) == NEW_XCLBIN
 
     assert kernel.commands == [["xbutil", "program", "--device", USER, "--user", str(image)]]
-    (region,) = only(driver.discover(tmp_path)).deployables
+    (region,) = only(driver.discover()).deployables
     assert region.function_id == NEW_XCLBIN
-    assert function_trait(NEW_XCLBIN) in region.traits
-    assert function_trait(XCLBIN) not in region.traits
+    assert region.traits[2:] == [
+        "CUSTOM_FPGA_FUNCTION_ID_XILINX_7E2C4B1A5D6F4E8A9B0C1D2E3F4A5B6C",
+        "CUSTOM_FPGA_FUNCTION_ID_7E2C4B1A5D6F4E8A9B0C1D2E3F4A5B6C",
+    ]
 
 
 def test_program_with_an_xclbin_for_another_shell_fails_and_keeps_the_xclbin(
@@ -128,9 +129,9 @@ def test_program_with_an_xclbin_for_another_shell_fails_and_keeps_the_xclbin(
     image.write_bytes(build_xclbin(NEW_XCLBIN, OTHER_IFC, "xilinx_u280_xdma_201920_3"))
 
     with pytest.raises(ToolFailed, match="interface"):
-        driver.program(tmp_path, MGMT, MGMT, image)
+        driver.program(MGMT, MGMT, image)
 
-    assert only(driver.discover(tmp_path)).deployables[0].function_id == XCLBIN
+    assert only(driver.discover()).deployables[0].function_id == XCLBIN
 
 
 def test_program_refuses_a_card_without_its_driver(
@@ -140,7 +141,7 @@ def test_program_refuses_a_card_without_its_driver(
     image = tmp_path / "kernel.xclbin"
     image.write_bytes(build_xclbin(NEW_XCLBIN, IFC, SHELL))
     with pytest.raises(RuntimeError, match="no kernel driver"):
-        driver.program(tmp_path, MGMT, MGMT, image)
+        driver.program(MGMT, MGMT, image)
     assert kernel.commands == []
 
 
@@ -151,10 +152,10 @@ def test_shell_flash_changes_the_firmware_version(
     image = tmp_path / "shell.xsabin"
     image.write_bytes(build_sim_firmware("xilinx_u250_gen3x16_xdma_shell_4_1"))
 
-    assert driver.update_firmware(tmp_path, MGMT, image) == "xilinx_u250_gen3x16_xdma_shell_4_1"
+    assert driver.update_firmware(MGMT, image) == "xilinx_u250_gen3x16_xdma_shell_4_1"
 
     assert kernel.commands == [["xbmgmt", "program", "--device", MGMT, "--base", "--image", str(image)]]
-    assert only(driver.discover(tmp_path)).firmware_version == "xilinx_u250_gen3x16_xdma_shell_4_1"
+    assert only(driver.discover()).firmware_version == "xilinx_u250_gen3x16_xdma_shell_4_1"
 
 
 def test_bad_shell_image_fails_and_keeps_the_version(
@@ -165,14 +166,6 @@ def test_bad_shell_image_fails_and_keeps_the_version(
     image.write_bytes(b"\0" * 64)
 
     with pytest.raises(ToolFailed):
-        driver.update_firmware(tmp_path, MGMT, image)
+        driver.update_firmware(MGMT, image)
 
-    assert only(driver.discover(tmp_path)).firmware_version == SHELL
-
-
-def test_unsupported_operations(builder: SysfsBuilder, driver: XilinxDriver, tmp_path: Path) -> None:
-    fpga.alveo_u250(builder, MGMT)
-    with pytest.raises(OperationNotSupported):
-        driver.set_num_vfs(tmp_path, MGMT, 1)
-    with pytest.raises(OperationNotSupported):
-        driver.create_mdev(tmp_path, MGMT, "any", "2b6c0d5c-0f4e-4a51-9d1c-7b0b1f0d6a11")
+    assert only(driver.discover()).firmware_version == SHELL

@@ -1,5 +1,8 @@
 """Driver registry and whole-host discovery.
 
+Each family is built for one host (sysfs root, HostIO, config) and implements the capabilities
+of `accord.agent.drivers.base` its hardware has.
+
 `discover_host` runs every driver and never lets one failing driver (or one device it cannot
 read) hide the rest of the host: a driver that raises is skipped with the reason logged and
 returned, and a device claimed by an earlier (more specialised) driver is not reported twice.
@@ -12,12 +15,37 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from accord.agent.drivers.base import Driver, DriverConfig, OperationNotSupported
+from accord.agent.drivers.base import (
+    Discovers,
+    Driver,
+    DriverConfig,
+    FlashesFirmware,
+    ManagesMdevs,
+    ManagesVfs,
+    OperationNotSupported,
+    ProbesHealth,
+    Programs,
+    capabilities,
+)
 from accord.agent.hostio import HostIO, KernelIO
 from accord.agent.sysfs import one_scan
 from accord.schemas.inventory import DeviceReport
 
-__all__ = ["Driver", "DriverConfig", "OperationNotSupported", "all_drivers", "discover_host", "host_io"]
+__all__ = [
+    "Discovers",
+    "Driver",
+    "DriverConfig",
+    "FlashesFirmware",
+    "ManagesMdevs",
+    "ManagesVfs",
+    "OperationNotSupported",
+    "ProbesHealth",
+    "Programs",
+    "all_drivers",
+    "capabilities",
+    "discover_host",
+    "host_io",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +79,27 @@ def all_drivers(
     io = host_io(root, simulate)
     config = config or DriverConfig()
     return [
-        IntelFpgaDriver(io, config),
-        XilinxDriver(io, config),
-        NvidiaGpuDriver(io, config, None if simulate else load_nvml()),
-        QatDriver(io, config),
-        SriovNicDriver(io, config),
-        GenericPciDriver(io, config),
+        IntelFpgaDriver(root, io, config),
+        XilinxDriver(root, io, config),
+        NvidiaGpuDriver(root, io, config, None if simulate else load_nvml()),
+        QatDriver(root, io, config),
+        SriovNicDriver(root, io, config),
+        GenericPciDriver(root, io, config),
     ]
 
 
-def discover_host(root: Path, drivers: Sequence[Driver]) -> tuple[list[DeviceReport], list[str]]:
+def discover_host(drivers: Sequence[Discovers]) -> tuple[list[DeviceReport], list[str]]:
     devices: dict[str, DeviceReport] = {}
     skipped: list[str] = []
     with one_scan():
         for driver in drivers:
-            _discover_one(root, driver, devices, skipped)
+            _discover_one(driver, devices, skipped)
     return sorted(devices.values(), key=lambda d: d.pci_address), skipped
 
 
-def _discover_one(root: Path, driver: Driver, devices: dict[str, DeviceReport], skipped: list[str]) -> None:
+def _discover_one(driver: Discovers, devices: dict[str, DeviceReport], skipped: list[str]) -> None:
     try:
-        found = driver.discover(root)
+        found = driver.discover()
     except Exception as exc:
         reason = f"driver {driver.name} failed: {type(exc).__name__}: {exc}"
         log.warning(reason)

@@ -1,20 +1,26 @@
-"""The one interface every driver family implements.
+"""What a driver family can do, as small capabilities it implements only where its hardware can.
 
-Drivers read everything under an injectable sysfs root, so tests run them on fixture trees laid
-out like the kernel's. Operation hooks a family cannot perform raise OperationNotSupported.
+Every family discovers and probes health; beyond that each implements what its devices offer:
+VFs (`ManagesVfs`), mediated devices (`ManagesMdevs`), programming a region (`Programs`),
+flashing firmware (`FlashesFirmware`). The executor checks the capability before it touches
+anything, so an operation a family cannot do fails with "driver X cannot …".
+
+A driver is built for one host: the sysfs root it reads, the HostIO it changes the host through
+and the operator's DriverConfig are given to its constructor, so no method takes a root and
+tests run a driver on a fixture tree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from accord.schemas.inventory import DeviceReport, Health
 
 
 class OperationNotSupported(Exception):
-    """This driver family cannot perform the operation on its devices."""
+    """The operation cannot be done on this device (no capability, or not on this one device)."""
 
 
 @dataclass(frozen=True)
@@ -30,19 +36,51 @@ class DriverConfig:
     physnets: dict[str, str] = field(default_factory=dict)
 
 
-class Driver(Protocol):
+@runtime_checkable
+class Discovers(Protocol):
+    """Every family: the devices it claims on this host, each by its PCI address."""
+
     name: str
 
-    def discover(self, root: Path) -> list[DeviceReport]: ...
+    def discover(self) -> list[DeviceReport]: ...
 
-    def health(self, root: Path, pci_address: str) -> Health: ...
 
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None: ...
+@runtime_checkable
+class ProbesHealth(Protocol):
+    def health(self, pci_address: str) -> Health: ...
 
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None: ...
 
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None: ...
+@runtime_checkable
+class ManagesVfs(Protocol):
+    def set_num_vfs(self, pci_address: str, count: int) -> None: ...
 
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str: ...
 
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str: ...
+@runtime_checkable
+class ManagesMdevs(Protocol):
+    def create_mdev(self, pci_address: str, mdev_type: str, mdev_uuid: str) -> None: ...
+
+    def remove_mdev(self, pci_address: str, mdev_uuid: str) -> None: ...
+
+
+@runtime_checkable
+class Programs(Protocol):
+    def program(self, pci_address: str, region: str, image_path: Path) -> str:
+        """Load the image into the region; return the function id read back afterwards."""
+        ...
+
+
+@runtime_checkable
+class FlashesFirmware(Protocol):
+    def update_firmware(self, pci_address: str, image_path: Path) -> str:
+        """Flash the image; return the firmware version read back afterwards."""
+        ...
+
+
+class Driver(Discovers, ProbesHealth, Protocol):
+    """What every family implements; the other capabilities are checked where they are used."""
+
+
+def capabilities(driver: object) -> frozenset[str]:
+    """The capability names a driver implements, e.g. {"Discovers", "ProbesHealth", "ManagesVfs"}."""
+    every = (Discovers, ProbesHealth, ManagesVfs, ManagesMdevs, Programs, FlashesFirmware)
+    return frozenset(c.__name__ for c in every if isinstance(driver, c))

@@ -1,24 +1,14 @@
 """Pieces every driver family shares: PCI handles, control-path ids, health from the kernel's
-view, trait names that are always valid, and the write-then-verify of `sriov_numvfs`."""
+view, and the write-then-verify of `sriov_numvfs`. Trait names come from accord.domain.naming."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from accord.agent.drivers.base import OperationNotSupported
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PCI_DEVICES, PciFunction, pci_info, read_function
 from accord.schemas.inventory import AttachHandleReport, ControlPathId, Health
-
-_NOT_TRAIT = re.compile(r"[^A-Z0-9_]+")
-
-
-def trait(*parts: str) -> str:
-    """`trait("FPGA", "intel", "pac-a10")` -> `CUSTOM_FPGA_INTEL_PAC_A10`: upper case, anything
-    outside [A-Z0-9_] becomes `_`, so a vendor string can never make an invalid trait."""
-    body = "_".join(_NOT_TRAIT.sub("_", p.upper()).strip("_") for p in parts if p)
-    return ("CUSTOM_" + body)[:255]
 
 
 def controlpath(function: PciFunction) -> ControlPathId:

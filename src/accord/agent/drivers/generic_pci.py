@@ -21,10 +21,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle, trait
+from accord.agent.drivers.base import DriverConfig
+from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PciFunction, physical_functions, read_function
+from accord.domain import naming
 from accord.schemas.inventory import DeployableReport, DeviceReport, DeviceType, Health
 
 _HEX4 = re.compile(r"^[0-9a-f]{4}$")
@@ -42,18 +43,6 @@ _TYPES: tuple[tuple[str, DeviceType], ...] = (
     ("02", "NIC"),  # network controller
 )
 _DEFAULT_TYPE: DeviceType = "AICHIP"  # the schema's catch-all for "some accelerator"
-
-VENDOR_NAMES = {
-    "10de": "nvidia",
-    "102b": "matrox",  # the two names Cyborg's pci_driver knows
-    "8086": "intel",
-    "1002": "amd",
-    "10ee": "xilinx",
-    "15b3": "mellanox",
-    "1bd4": "inspur",
-    "19e5": "huawei",
-    "1af4": "redhat_virtio",
-}
 
 
 @dataclass(frozen=True)
@@ -122,30 +111,37 @@ def device_type(pci_class: str) -> DeviceType:
 
 
 def pci_traits(function: PciFunction) -> list[str]:
-    vendor = VENDOR_NAMES.get(function.vendor, function.vendor)
-    return ["OWNER_CYBORG", trait("PCI", vendor), trait("PCI_PRODUCT_ID", function.device)]
+    return [
+        naming.OWNER_TRAIT,
+        naming.vendor_trait("PCI", function.vendor),
+        naming.product_trait("PCI", function.device),
+    ]
 
 
 class GenericPciDriver:
+    """Discovers and ProbesHealth only: an allow-listed function is passed through whole, with no
+    VFs, mediated devices, programming or firmware tool known for it."""
+
     name = "generic_pci"
 
-    def __init__(self, io: HostIO, config: DriverConfig) -> None:
+    def __init__(self, root: Path, io: HostIO, config: DriverConfig | None = None) -> None:
+        self.root = root
         self.io = io
-        self.config = config
+        self.config = config or DriverConfig()
         # Parse once so a bad spec fails at agent start, not at the first scan.
-        self.matchers = parse_passthrough_list(config.passthrough)
+        self.matchers = parse_passthrough_list(self.config.passthrough)
 
     def _claims(self, function: PciFunction) -> bool:
         return not function.is_vf and allowed(self.matchers, function)
 
-    def discover(self, root: Path) -> list[DeviceReport]:
-        return [self._report(f) for f in physical_functions(root) if self._claims(f)]
+    def discover(self) -> list[DeviceReport]:
+        return [self._report(f) for f in physical_functions(self.root) if self._claims(f)]
 
     def _report(self, function: PciFunction) -> DeviceReport:
         deployable = DeployableReport(
             name=function.address,
             num_accelerators=1,
-            resource_class="CUSTOM_PCI",
+            resource_class=naming.RC_PCI,
             traits=pci_traits(function),
             driver_name=self.name,
             attach_handles=[pci_handle(function.address)],
@@ -164,26 +160,11 @@ class GenericPciDriver:
             deployables=[deployable],
         )
 
-    def _function(self, root: Path, pci_address: str) -> PciFunction:
-        function = read_function(root, pci_address)
+    def _function(self, pci_address: str) -> PciFunction:
+        function = read_function(self.root, pci_address)
         if not function.path.exists() or not self._claims(function):
             raise ValueError(f"{pci_address} is not an allow-listed PCI device on this host")
         return function
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        return kernel_health(self._function(root, pci_address))
-
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("generic PCI devices are passed through whole; no mediated devices")
-
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("generic PCI devices are passed through whole; no mediated devices")
-
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        raise OperationNotSupported("generic PCI devices are passed through whole; VFs are not managed")
-
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
-        raise OperationNotSupported("generic PCI devices cannot be programmed")
-
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
-        raise OperationNotSupported("generic PCI devices have no known firmware update tool")
+    def health(self, pci_address: str) -> Health:
+        return kernel_health(self._function(pci_address))

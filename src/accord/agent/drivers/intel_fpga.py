@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
+from accord.agent.drivers.base import DriverConfig
 from accord.agent.drivers.common import (
     board_info,
     controlpath,
@@ -24,10 +24,10 @@ from accord.agent.drivers.common import (
     kernel_health,
     pci_handle,
     set_num_vfs,
-    trait,
 )
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PciFunction, pci_info, physical_functions, read_function, read_int, read_text
+from accord.domain import naming
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, Health
 
 DRIVERS = ("dfl-pci", "intel-fpga-pci")
@@ -37,9 +37,6 @@ PRODUCTS = {
     "0b30": ("PAC_N3000", "Intel FPGA PAC N3000"),
     "0b2b": ("PAC_D5005", "Intel FPGA PAC D5005"),
 }
-REGION_TRAIT = "CUSTOM_FPGA_REGION_INTEL_"
-# Same spelling as accord.store.programming.function_trait: the server swaps it after programming.
-FUNCTION_TRAIT = "CUSTOM_FPGA_FUNCTION_ID_"
 
 
 def uuid_from_sysfs(text: str | None) -> str | None:
@@ -51,14 +48,6 @@ def uuid_from_sysfs(text: str | None) -> str | None:
     except ValueError:
         return None
     return None if value.int == 0 else str(value)
-
-
-def function_trait(function_id: str) -> str:
-    return FUNCTION_TRAIT + function_id.replace("-", "").upper()
-
-
-def region_trait(interface_id: str) -> str:
-    return REGION_TRAIT + interface_id.replace("-", "").upper()
 
 
 @dataclass(frozen=True)
@@ -160,21 +149,25 @@ def card_health(pf: PciFunction, card: Card | None) -> Health:
 
 
 class IntelFpgaDriver:
+    """Discovers, ProbesHealth, ManagesVfs (ports go to VFs), Programs (fpgaconf), FlashesFirmware
+    (fpgasupdate). No mediated devices."""
+
     name = "intel_fpga"
 
-    def __init__(self, io: HostIO, config: DriverConfig) -> None:
+    def __init__(self, root: Path, io: HostIO, config: DriverConfig | None = None) -> None:
+        self.root = root
         self.io = io
-        self.config = config
+        self.config = config or DriverConfig()
 
-    def discover(self, root: Path) -> list[DeviceReport]:
-        return [self._report(root, pf) for pf in physical_functions(root) if is_intel_fpga(pf)]
+    def discover(self) -> list[DeviceReport]:
+        return [self._report(pf) for pf in physical_functions(self.root) if is_intel_fpga(pf)]
 
-    def _report(self, root: Path, pf: PciFunction) -> DeviceReport:
+    def _report(self, pf: PciFunction) -> DeviceReport:
         card = read_card(pf.path)
         health = card_health(pf, card)
-        vfs = enabled_vfs(root, pf)
+        vfs = enabled_vfs(self.root, pf)
         suffix, model = PRODUCTS.get(pf.device, (pf.device, f"Intel FPGA {pf.vendor_product}"))
-        base = [trait("FPGA", "INTEL"), trait("FPGA", "INTEL", suffix)]
+        base = [naming.fpga_vendor_trait(self.name), naming.fpga_vendor_trait(self.name, suffix)]
         deployables = []
         for slot in slots(pf, card, vfs):
             usable = health.state != "unusable"
@@ -183,14 +176,14 @@ class IntelFpgaDriver:
             function = slot.port.afu_id if slot.port else None
             traits = list(base)
             if interface:
-                traits.append(region_trait(interface))
+                traits.append(naming.region_trait(self.name, interface))
             if function:
-                traits.append(function_trait(function))
+                traits += naming.function_traits(self.name, function)
             deployables.append(
                 DeployableReport(
                     name=slot.name,
                     num_accelerators=len(handles),
-                    resource_class="FPGA",
+                    resource_class=naming.RC_FPGA,
                     traits=traits,
                     driver_name=self.name,
                     function_id=function,
@@ -216,32 +209,26 @@ class IntelFpgaDriver:
             deployables=deployables,
         )
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        pf = read_function(root, pci_address)
+    def health(self, pci_address: str) -> Health:
+        pf = read_function(self.root, pci_address)
         return card_health(pf, read_card(pf.path))
 
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("Intel FPGA cards have no mediated devices")
+    def set_num_vfs(self, pci_address: str, count: int) -> None:
+        set_num_vfs(self.io, self.root, pci_address, count)
 
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("Intel FPGA cards have no mediated devices")
-
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        set_num_vfs(self.io, root, pci_address, count)
-
-    def _slot(self, root: Path, pci_address: str, region: str) -> Slot:
-        pf = read_function(root, pci_address)
+    def _slot(self, pci_address: str, region: str) -> Slot:
+        pf = read_function(self.root, pci_address)
         card = read_card(pf.path)
         if card_health(pf, card).state == "unusable":
             raise RuntimeError(f"{pci_address} cannot be programmed: {card_health(pf, card).reasons}")
-        for slot in slots(pf, card, enabled_vfs(root, pf)):
+        for slot in slots(pf, card, enabled_vfs(self.root, pf)):
             if slot.name == region or (region in ("", pci_address) and slot.name.startswith(pci_address)):
                 return slot
         raise ValueError(f"{pci_address} has no region {region!r}")
 
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
+    def program(self, pci_address: str, region: str, image_path: Path) -> str:
         """fpgaconf does the PR through the FME (always on the PF), then the port shows the AFU."""
-        slot = self._slot(root, pci_address, region)
+        slot = self._slot(pci_address, region)
         if slot.port is None:
             raise RuntimeError(f"{slot.name}: the port is not visible on this host; cannot read back")
         where = pci_info(pci_address)
@@ -257,10 +244,10 @@ class IntelFpgaDriver:
             raise RuntimeError(f"{slot.name}: fpgaconf finished but the port shows no AFU id")
         return loaded
 
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
+    def update_firmware(self, pci_address: str, image_path: Path) -> str:
         """fpgasupdate (OPAE's secure-update tool) takes the image and the card's PCI address."""
         self.io.run(["fpgasupdate", str(image_path), pci_address])
-        card = read_card(read_function(root, pci_address).path)
+        card = read_card(read_function(self.root, pci_address).path)
         version = card.bitstream_id if card else None
         if not version:
             raise RuntimeError(f"{pci_address}: no bitstream_id to read back after the update")

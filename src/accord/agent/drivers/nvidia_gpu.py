@@ -28,14 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import (
-    board_info,
-    controlpath,
-    kernel_health,
-    pci_handle,
-    trait,
-)
+from accord.agent.drivers.base import DriverConfig
+from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
 from accord.agent.drivers.common import set_num_vfs as common_set_num_vfs
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import (
@@ -48,13 +42,13 @@ from accord.agent.sysfs import (
     read_int,
     read_text,
 )
+from accord.domain import naming
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, Health
 
 log = logging.getLogger(__name__)
 
 NVIDIA = "10de"
 MDEV_DEVICES = Path("sys/bus/mdev/devices")
-OWNER = "OWNER_CYBORG"
 # Only used when the NVIDIA driver is not loaded (no /proc information file to read the model from).
 KNOWN_MODELS = {
     "1eb8": "Tesla T4",
@@ -231,26 +225,41 @@ def vfio_vgpu_types(vfs: list[PciFunction], names: dict[str, str]) -> dict[str, 
 
 def type_name_trait(pid: str, name: str) -> str:
     # Cyborg's CUSTOM_NVIDIA_<PID>_<T4_1B>: the last word of "GRID T4-1B".
-    return trait("NVIDIA", pid, name.split()[-1] if name.split() else name)
+    return naming.custom_trait("NVIDIA", pid, name.split()[-1] if name.split() else name)
+
+
+def vgpu_traits(pid: str, offer: VgpuType) -> list[str]:
+    return [
+        naming.OWNER_TRAIT,
+        type_name_trait(pid, offer.name),
+        naming.custom_trait("VGPU_TYPE", offer.type_id),
+    ]
 
 
 class NvidiaGpuDriver:
+    """Discovers, ProbesHealth, ManagesMdevs (vGPU), ManagesVfs (SR-IOV GPUs). GPUs are not
+    programmed, and VBIOS flashing (nvflash) is not a tool NVIDIA publishes for data-centre GPUs
+    (firmware comes in the vendor's own bundles), so neither is here."""
+
     name = "nvidia_gpu"
 
-    def __init__(self, io: HostIO, config: DriverConfig, nvml: NvmlSource | None = None) -> None:
+    def __init__(
+        self, root: Path, io: HostIO, config: DriverConfig | None = None, nvml: NvmlSource | None = None
+    ) -> None:
+        self.root = root
         self.io = io
-        self.config = config
+        self.config = config or DriverConfig()
         self.nvml = nvml
         self._vgpu_names: dict[str, str] = {}  # vGPU 17+ type id -> name, learned from the VFs
 
     # --- discovery -------------------------------------------------------------------------
 
-    def discover(self, root: Path) -> list[DeviceReport]:
-        return [self._report(root, f) for f in physical_functions(root) if is_gpu(f)]
+    def discover(self) -> list[DeviceReport]:
+        return [self._report(f) for f in physical_functions(self.root) if is_gpu(f)]
 
-    def _report(self, root: Path, gpu: PciFunction) -> DeviceReport:
-        facts = proc_information(root, gpu.address)
-        vfs = [read_function(root, a) for a in gpu.virtfns]
+    def _report(self, gpu: PciFunction) -> DeviceReport:
+        facts = proc_information(self.root, gpu.address)
+        vfs = [read_function(self.root, a) for a in gpu.virtfns]
         info = board_info(gpu)
         mdev_offers: dict[str, VgpuType] = {}
         merge(mdev_offers, mdev_types(gpu.path))
@@ -296,8 +305,8 @@ class NvidiaGpuDriver:
         )
 
     def _pgpu_deployable(self, gpu: PciFunction) -> DeployableReport:
-        traits = [OWNER, trait("NVIDIA", gpu.device)]
-        return self._deployable(gpu.address, 1, "PGPU", traits, [pci_handle(gpu.address)])
+        traits = [naming.OWNER_TRAIT, naming.custom_trait("NVIDIA", gpu.device)]
+        return self._deployable(gpu.address, 1, naming.RC_PGPU, traits, [pci_handle(gpu.address)])
 
     def _mdev_deployable(self, gpu: PciFunction, offer: VgpuType) -> DeployableReport:
         # Handles carry the PF's address even when a VF hosts the mdev: the server routes
@@ -313,17 +322,15 @@ class NvidiaGpuDriver:
             )
             for i in range(offer.capacity)
         ]
-        traits = [OWNER, type_name_trait(gpu.device, offer.name), trait("VGPU_TYPE", offer.type_id)]
         name = f"{gpu.address}-{offer.type_id}"
-        return self._deployable(name, offer.capacity, "VGPU", traits, handles)
+        return self._deployable(name, offer.capacity, naming.RC_VGPU, vgpu_traits(gpu.device, offer), handles)
 
     def _vfio_deployable(self, gpu: PciFunction, offer: VgpuType) -> DeployableReport:
         # vGPU 17+: only VFs that already carry a type can be handed out (as PCI devices);
         # choosing a type for a free VF is the operator's step (sriov-manage/current_vgpu_type).
         handles = [pci_handle(vf, vgpu_type=offer.type_id) for vf in offer.created]
-        traits = [OWNER, type_name_trait(gpu.device, offer.name), trait("VGPU_TYPE", offer.type_id)]
         name = f"{gpu.address}-vgpu-{offer.type_id}"
-        return self._deployable(name, len(handles), "VGPU", traits, handles)
+        return self._deployable(name, len(handles), naming.RC_VGPU, vgpu_traits(gpu.device, offer), handles)
 
     def _mig_deployables(self, gpu: PciFunction) -> list[DeployableReport]:
         if self.nvml is None:
@@ -335,17 +342,18 @@ class NvidiaGpuDriver:
         for profile, migs in sorted(by_profile.items()):
             migs.sort(key=lambda m: (m.gpu_instance_id, m.uuid))
             handles = [pci_handle(gpu.address, mig_uuid=m.uuid) for m in migs]
-            traits = [OWNER, trait("NVIDIA", gpu.device, "MIG", profile)]
-            rc = trait("MIG", profile)
+            traits = [naming.OWNER_TRAIT, naming.custom_trait("NVIDIA", gpu.device, "MIG", profile)]
+            rc = naming.custom_resource_class("MIG", profile)
             found.append(self._deployable(f"{gpu.address}-mig-{profile}", len(migs), rc, traits, handles))
         return found
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        return gpu_health(read_function(root, pci_address))
+    def health(self, pci_address: str) -> Health:
+        return gpu_health(read_function(self.root, pci_address))
 
     # --- operations ------------------------------------------------------------------------
 
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
+    def create_mdev(self, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
+        root = self.root
         mdev_uuid = _checked_uuid(mdev_uuid)
         if not _TYPE_ID.match(mdev_type):
             raise ValueError(f"invalid mdev type {mdev_type!r}")
@@ -363,7 +371,8 @@ class NvidiaGpuDriver:
         if not (root / MDEV_DEVICES / mdev_uuid).exists():
             raise VgpuError(f"{pci_address}: {mdev_type} {mdev_uuid} did not appear after create")
 
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
+    def remove_mdev(self, pci_address: str, mdev_uuid: str) -> None:
+        root = self.root
         mdev_uuid = _checked_uuid(mdev_uuid)
         mdev = root / MDEV_DEVICES / mdev_uuid
         if not mdev.exists():
@@ -377,16 +386,8 @@ class NvidiaGpuDriver:
         if mdev.exists():
             raise VgpuError(f"{pci_address}: mediated device {mdev_uuid} is still there after remove")
 
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        common_set_num_vfs(self.io, root, pci_address, count)
-
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
-        raise OperationNotSupported("GPUs are not programmable")
-
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
-        # VBIOS flashing (nvflash) is not a tool NVIDIA publishes for data-centre GPUs; firmware
-        # comes with the vendor's own update bundles, so Accord does not try.
-        raise OperationNotSupported("NVIDIA VBIOS updates are not supported by this driver")
+    def set_num_vfs(self, pci_address: str, count: int) -> None:
+        common_set_num_vfs(self.io, self.root, pci_address, count)
 
 
 def gpu_health(gpu: PciFunction) -> Health:

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from accord.agent.drivers import common
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle, trait
+from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PciFunction, physical_functions, read_function, read_text
+from accord.domain import naming
 from accord.schemas.inventory import DeployableReport, DeviceReport, Health
 
 INTEL = "8086"
@@ -66,11 +67,15 @@ def qat_health(function: PciFunction, model: QatModel) -> Health:
 
 
 class QatDriver:
+    """Discovers, ProbesHealth, ManagesVfs. QAT is shared through VFs, not mediated devices; it is
+    not programmable, and the kernel driver loads its firmware from /lib/firmware."""
+
     name = "intel_qat"
 
-    def __init__(self, io: HostIO, config: DriverConfig) -> None:
+    def __init__(self, root: Path, io: HostIO, config: DriverConfig | None = None) -> None:
+        self.root = root
         self.io = io
-        self.config = config
+        self.config = config or DriverConfig()
 
     @staticmethod
     def _model(function: PciFunction) -> QatModel | None:
@@ -78,23 +83,23 @@ class QatDriver:
             return None
         return MODELS.get(function.device)
 
-    def discover(self, root: Path) -> list[DeviceReport]:
+    def discover(self) -> list[DeviceReport]:
         reports = []
-        for function in physical_functions(root):
+        for function in physical_functions(self.root):
             model = self._model(function)
             if model is not None:
-                reports.append(self._report(root, function, model))
+                reports.append(self._report(function, model))
         return reports
 
-    def _report(self, root: Path, function: PciFunction, model: QatModel) -> DeviceReport:
-        vfs = common.enabled_vfs(root, function)
+    def _report(self, function: PciFunction, model: QatModel) -> DeviceReport:
+        vfs = common.enabled_vfs(self.root, function)
         configured = services(function)
-        traits = [trait("QAT"), trait("QAT", model.family)]
-        traits += [trait("QAT", s) for s in configured]
+        traits = [naming.custom_trait("QAT"), naming.custom_trait("QAT", model.family)]
+        traits += [naming.custom_trait("QAT", s) for s in configured]
         deployable = DeployableReport(
             name=function.address,
             num_accelerators=len(vfs),
-            resource_class="CUSTOM_QAT",
+            resource_class=naming.RC_QAT,
             traits=traits,
             driver_name=self.name,
             attach_handles=[pci_handle(vf.address) for vf in vfs],
@@ -123,31 +128,19 @@ class QatDriver:
             deployables=[deployable],
         )
 
-    def _pf(self, root: Path, pci_address: str) -> tuple[PciFunction, QatModel]:
-        function = read_function(root, pci_address)
+    def _pf(self, pci_address: str) -> tuple[PciFunction, QatModel]:
+        function = read_function(self.root, pci_address)
         model = self._model(function) if function.path.exists() else None
         if model is None:
             raise ValueError(f"{pci_address} is not an Intel QAT physical function on this host")
         return function, model
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        return qat_health(*self._pf(root, pci_address))
+    def health(self, pci_address: str) -> Health:
+        return qat_health(*self._pf(pci_address))
 
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        function, _ = self._pf(root, pci_address)
+    def set_num_vfs(self, pci_address: str, count: int) -> None:
+        function, _ = self._pf(pci_address)
         if function.driver is None:
             # The kernel only enables VFs through the PF driver's sriov_configure.
             raise OperationNotSupported(f"{pci_address} has no kernel driver bound; cannot enable VFs")
-        common.set_num_vfs(self.io, root, pci_address, count)
-
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("QAT is shared through SR-IOV VFs, not mediated devices")
-
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("QAT is shared through SR-IOV VFs, not mediated devices")
-
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
-        raise OperationNotSupported("QAT devices are not programmable")
-
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
-        raise OperationNotSupported("QAT firmware is loaded by the kernel driver from /lib/firmware")
+        common.set_num_vfs(self.io, self.root, pci_address, count)

@@ -16,8 +16,8 @@ a `CUSTOM_<PHYSNET>` trait when the name has any trait-safe characters.
 
 Firmware: sysfs has no NIC firmware version in general (ethtool/devlink report it). mlx5 is
 the exception when mlx5_ib is loaded: `infiniband/<dev>/fw_ver` (sysfs-class-infiniband).
-update_firmware is not supported: NVM updates need vendor tools (nvmupdate, mstflint) that this
-agent does not drive.
+The family has no FlashesFirmware capability: NVM updates need vendor tools (nvmupdate,
+mstflint) that this agent does not drive.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from pathlib import Path
 
 from accord.agent.drivers import common
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle, trait
-from accord.agent.drivers.generic_pci import VENDOR_NAMES, allowed, parse_passthrough_list
+from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
+from accord.agent.drivers.generic_pci import allowed, parse_passthrough_list
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PciFunction, physical_functions, read_function, read_text
+from accord.domain import naming
 from accord.schemas.inventory import DeployableReport, DeviceReport, Health
 
 ETHERNET = "0200"
@@ -71,20 +72,25 @@ def firmware_version(function: PciFunction) -> str | None:
 
 
 class SriovNicDriver:
+    """Discovers, ProbesHealth, ManagesVfs. NICs are shared through VFs, not mediated devices, and
+    are not programmed; NVM updates need the vendor's tool (Intel nvmupdate, NVIDIA mstflint),
+    which this agent does not drive, so firmware is not flashed here."""
+
     name = "sriov_nic"
 
-    def __init__(self, io: HostIO, config: DriverConfig) -> None:
+    def __init__(self, root: Path, io: HostIO, config: DriverConfig | None = None) -> None:
+        self.root = root
         self.io = io
-        self.config = config
-        self.matchers = parse_passthrough_list(config.passthrough)
+        self.config = config or DriverConfig()
+        self.matchers = parse_passthrough_list(self.config.passthrough)
 
     def _claims(self, function: PciFunction) -> bool:
         if function.is_vf or not function.pci_class.startswith(ETHERNET):
             return False
         return bool(function.virtfns) or allowed(self.matchers, function)
 
-    def discover(self, root: Path) -> list[DeviceReport]:
-        return [self._report(root, f) for f in physical_functions(root) if self._claims(f)]
+    def discover(self) -> list[DeviceReport]:
+        return [self._report(f) for f in physical_functions(self.root) if self._claims(f)]
 
     def physnet(self, function: PciFunction) -> str | None:
         by_address = self.config.physnets.get(function.address)
@@ -97,18 +103,22 @@ class SriovNicDriver:
         model = MODELS.get((function.vendor, function.device))
         return kernel_health(function, model.pf_drivers if model else ())
 
-    def _report(self, root: Path, function: PciFunction) -> DeviceReport:
-        vfs = common.enabled_vfs(root, function)
+    def _report(self, function: PciFunction) -> DeviceReport:
+        vfs = common.enabled_vfs(self.root, function)
         physnet = self.physnet(function)
         extra = {"physical_network": physnet} if physnet else {}
-        vendor = VENDOR_NAMES.get(function.vendor, function.vendor)
-        traits = [trait("VF"), trait("NIC", vendor), trait("NIC_PRODUCT_ID", function.device)]
-        if physnet and trait(physnet) != "CUSTOM_":
-            traits.append(trait(physnet))
+        traits = [
+            naming.custom_trait("VF"),
+            naming.vendor_trait("NIC", function.vendor),
+            naming.product_trait("NIC", function.device),
+        ]
+        physnet_trait = naming.physnet_trait(physnet) if physnet else None
+        if physnet_trait:
+            traits.append(physnet_trait)
         deployable = DeployableReport(
             name=function.address,
             num_accelerators=len(vfs),
-            resource_class="CUSTOM_NIC",
+            resource_class=naming.RC_NIC,
             traits=traits,
             driver_name=self.name,
             attach_handles=[pci_handle(vf.address, **extra) for vf in vfs],
@@ -137,32 +147,18 @@ class SriovNicDriver:
             deployables=[deployable],
         )
 
-    def _pf(self, root: Path, pci_address: str) -> PciFunction:
-        function = read_function(root, pci_address)
+    def _pf(self, pci_address: str) -> PciFunction:
+        function = read_function(self.root, pci_address)
         if not function.path.exists() or not self._claims(function):
             raise ValueError(f"{pci_address} is not an SR-IOV NIC this agent manages")
         return function
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        return self._health(self._pf(root, pci_address))
+    def health(self, pci_address: str) -> Health:
+        return self._health(self._pf(pci_address))
 
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        function = self._pf(root, pci_address)
+    def set_num_vfs(self, pci_address: str, count: int) -> None:
+        function = self._pf(pci_address)
         if function.driver is None:
             # The kernel only enables VFs through the PF driver's sriov_configure.
             raise OperationNotSupported(f"{pci_address} has no kernel driver bound; cannot enable VFs")
-        common.set_num_vfs(self.io, root, pci_address, count)
-
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("SR-IOV NICs are shared through VFs, not mediated devices")
-
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("SR-IOV NICs are shared through VFs, not mediated devices")
-
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
-        raise OperationNotSupported("NICs are not programmable")
-
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
-        raise OperationNotSupported(
-            "NIC NVM updates need the vendor's tool (Intel nvmupdate, NVIDIA mstflint); not supported"
-        )
+        common.set_num_vfs(self.io, self.root, pci_address, count)

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import (
-    board_info,
-    controlpath,
-    kernel_health,
-    pci_handle,
-    set_num_vfs,
-    trait,
-)
-from accord.agent.drivers.intel_fpga import function_trait, uuid_from_sysfs
+from accord.agent.drivers.base import DriverConfig
+from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
+from accord.agent.drivers.intel_fpga import uuid_from_sysfs
 from accord.agent.hostio import HostIO
 from accord.agent.sysfs import PCI_DEVICES, PciFunction, physical_functions, read_function, read_text
+from accord.domain import naming
 from accord.schemas.inventory import DeployableReport, DeviceReport, Health
 
 VENDOR = "10ee"
@@ -84,23 +78,27 @@ def card_health(mgmt: PciFunction, user: PciFunction | None) -> Health:
 
 
 class XilinxDriver:
+    """Discovers, ProbesHealth, Programs (xbutil), FlashesFirmware (xbmgmt). No mediated devices;
+    VFs are not modelled (the user PF is the one handle), so VF counts are not managed here."""
+
     name = "xilinx"
 
-    def __init__(self, io: HostIO, config: DriverConfig) -> None:
+    def __init__(self, root: Path, io: HostIO, config: DriverConfig | None = None) -> None:
+        self.root = root
         self.io = io
-        self.config = config
+        self.config = config or DriverConfig()
 
-    def discover(self, root: Path) -> list[DeviceReport]:
-        return [self._report(root, f) for f in physical_functions(root) if is_alveo_mgmt(f)]
+    def discover(self) -> list[DeviceReport]:
+        return [self._report(f) for f in physical_functions(self.root) if is_alveo_mgmt(f)]
 
-    def _report(self, root: Path, mgmt: PciFunction) -> DeviceReport:
-        user = user_pf(root, mgmt)
+    def _report(self, mgmt: PciFunction) -> DeviceReport:
+        user = user_pf(self.root, mgmt)
         health = card_health(mgmt, user)
         function = loaded_xclbin(user) if user else None
         interface = shell_interface(mgmt, user)
-        traits = [trait("FPGA", "XILINX"), trait("FPGA", "PRODUCT_ID", mgmt.device)]
+        traits = [naming.fpga_vendor_trait(self.name), naming.product_trait("FPGA", mgmt.device)]
         if function:
-            traits.append(function_trait(function))
+            traits += naming.function_traits(self.name, function)
         handles = [pci_handle(user.address)] if user and health.state != "unusable" else []
         info = board_info(mgmt)
         if user:
@@ -122,7 +120,7 @@ class XilinxDriver:
                 DeployableReport(
                     name=mgmt.address,
                     num_accelerators=len(handles),
-                    resource_class="FPGA",
+                    resource_class=naming.RC_FPGA,
                     traits=traits,
                     driver_name=self.name,
                     function_id=function,
@@ -132,41 +130,32 @@ class XilinxDriver:
             ],
         )
 
-    def health(self, root: Path, pci_address: str) -> Health:
-        mgmt = read_function(root, pci_address)
-        return card_health(mgmt, user_pf(root, mgmt))
+    def health(self, pci_address: str) -> Health:
+        mgmt = read_function(self.root, pci_address)
+        return card_health(mgmt, user_pf(self.root, mgmt))
 
-    def create_mdev(self, root: Path, pci_address: str, mdev_type: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("Alveo cards have no mediated devices")
-
-    def remove_mdev(self, root: Path, pci_address: str, mdev_uuid: str) -> None:
-        raise OperationNotSupported("Alveo cards have no mediated devices")
-
-    def set_num_vfs(self, root: Path, pci_address: str, count: int) -> None:
-        set_num_vfs(self.io, root, pci_address, count)
-
-    def _card(self, root: Path, pci_address: str) -> tuple[PciFunction, PciFunction]:
-        mgmt = read_function(root, pci_address)
-        user = user_pf(root, mgmt)
+    def _card(self, pci_address: str) -> tuple[PciFunction, PciFunction]:
+        mgmt = read_function(self.root, pci_address)
+        user = user_pf(self.root, mgmt)
         health = card_health(mgmt, user)
         if user is None or health.state == "unusable":
             raise RuntimeError(f"{pci_address} cannot be changed: {'; '.join(health.reasons)}")
         return mgmt, user
 
-    def program(self, root: Path, pci_address: str, region: str, image_path: Path) -> str:
+    def program(self, pci_address: str, region: str, image_path: Path) -> str:
         """`xbutil program --device <user bdf> --user <xclbin>` (XRT 2021.1+ xbutil)."""
-        _, user = self._card(root, pci_address)
+        _, user = self._card(pci_address)
         self.io.run(["xbutil", "program", "--device", user.address, "--user", str(image_path)])
-        loaded = loaded_xclbin(read_function(root, user.address))
+        loaded = loaded_xclbin(read_function(self.root, user.address))
         if loaded is None:
             raise RuntimeError(f"{user.address}: xbutil finished but no xclbin uuid is shown")
         return loaded
 
-    def update_firmware(self, root: Path, pci_address: str, image_path: Path) -> str:
+    def update_firmware(self, pci_address: str, image_path: Path) -> str:
         """`xbmgmt program --device <mgmt bdf> --base --image <file>` flashes the shell."""
-        mgmt, _ = self._card(root, pci_address)
+        mgmt, _ = self._card(pci_address)
         self.io.run(["xbmgmt", "program", "--device", mgmt.address, "--base", "--image", str(image_path)])
-        version = shell_vbnv(read_function(root, mgmt.address))
+        version = shell_vbnv(read_function(self.root, mgmt.address))
         if not version:
             raise RuntimeError(f"{mgmt.address}: no VBNV to read back after flashing")
         return version

@@ -14,6 +14,9 @@ Sources for the layout (facts only):
   `nvidia/creatable_vgpu_types` ("<id> : <name>") and `nvidia/current_vgpu_type` (0 = none)
   (NVIDIA vgpu-device-manager). The A100 type ids below are illustrative.
 - `/proc/driver/nvidia/gpus/<addr>/information`: "Model:", "GPU UUID:", "Video BIOS:" ... lines.
+- NVIDIA's own public mock tree (go-nvlib `pkg/nvpci/mock.go`, `AddMockA100`, as its tests call it):
+  an A100 10de:20bf, class 0x030200, bound to `nvidia`, at 0000:80:05.1 (function 1, not 0),
+  NUMA node 0, IOMMU group 20, no SR-IOV and no mdev types.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from accord.agent.sim.kernel import SimulatedKernel
 
 T4 = "1eb8"
 A100_PCIE = "20f1"
+GO_NVLIB_A100 = "20bf"
 T4_TYPES = {"nvidia-222": ("GRID T4-1B", 16), "nvidia-223": ("GRID T4-2B", 8)}
 A100_MDEV_TYPES = {"nvidia-471": "GRID A100-4C", "nvidia-472": "GRID A100-5C"}
 A100_VFIO_TYPES = {"1033": "NVIDIA A100-4C", "1034": "NVIDIA A100-5C"}
@@ -132,6 +136,13 @@ def a100_sriov(
             b.files(vf_dir / "nvidia", {"creatable_vgpu_types": listing, "current_vgpu_type": chosen})
     proc_information(b, pf, "NVIDIA A100-PCIE-40GB", vbios)
     return addresses
+
+
+def go_nvlib_mock_a100(b: SysfsBuilder, address: str = "0000:80:05.1") -> str:
+    """The A100 of NVIDIA's go-nvlib mock tree, rebuilt from the facts it writes (no /proc file:
+    the mock has none)."""
+    b.pci(address, "10de", GO_NVLIB_A100, "030200", "nvidia", numa_node=0, iommu_group=20)
+    return address
 
 
 def workstation_gpu(
