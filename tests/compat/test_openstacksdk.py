@@ -86,11 +86,11 @@ def check_profile_and_request_methods(
 
     instance = str(uuid.uuid4())
     with pytest.raises(sdk_exc.ForbiddenException):
-        acc.update_accelerator_request(arq.id, bind_ops(HOST, hw.rp_uuid, instance))
+        acc.patch_accelerator_request(arq.id, bind_ops(HOST, hw.rp_uuid, instance))
     assert acc.get_accelerator_request(arq.id).state == "Initial"
 
     user.session.additional_headers["X-Service-Token"] = service_token
-    acc.update_accelerator_request(arq.id, bind_ops(HOST, hw.rp_uuid, instance))
+    acc.patch_accelerator_request(arq.id, bind_ops(HOST, hw.rp_uuid, instance))
     bound = acc.get_accelerator_request(arq.id)
     assert (bound.state, bound.hostname, bound.device_rp_uuid, bound.instance_uuid) == (
         "Bound",
