@@ -8,8 +8,14 @@ STAMP := $(VENV)/.installed
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
 PLACEMENT_VENV := .venv-placement
 PLACEMENT_STAMP := $(PLACEMENT_VENV)/.installed
+# tempest with cyborg-tempest-plugin (tests/tempest/), and Nova's own Cyborg client code driven by
+# tests/nova_driver/: each in its own venv, their pins clash with Accord's and with each other.
+TEMPEST_VENV := .venv-tempest
+TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
+NOVA_VENV := .venv-nova
+NOVA_STAMP := $(NOVA_VENV)/.installed
 
-.PHONY: install placement run test lint typecheck pytest bench clean
+.PHONY: install placement tempest nova run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +33,22 @@ $(PLACEMENT_STAMP):
 
 placement: $(PLACEMENT_STAMP)
 
+$(TEMPEST_STAMP):
+	$(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(TEMPEST_VENV)/bin/pip install --quiet tempest==47.0.0 cyborg-tempest-plugin==2.8.0
+	touch $(TEMPEST_STAMP)
+
+tempest: $(TEMPEST_STAMP)
+
+$(NOVA_STAMP):
+	$(PYTHON) -m venv $(NOVA_VENV)
+	$(NOVA_VENV)/bin/pip install --quiet --upgrade pip
+	$(NOVA_VENV)/bin/pip install --quiet nova==34.0.0
+	touch $(NOVA_STAMP)
+
+nova: $(NOVA_STAMP)
+
 run: install
 	$(BIN)/accord up $(RUN_ARGS)
 
@@ -37,10 +59,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement
+pytest: install placement tempest nova
 	$(BIN)/pytest
 
-test: placement lint typecheck pytest
+test: placement tempest nova lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/api.py
@@ -50,4 +72,4 @@ bench: install
 	$(BIN)/python bench/discovery.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache
