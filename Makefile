@@ -8,8 +8,12 @@ STAMP := $(VENV)/.installed
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
 PLACEMENT_VENV := .venv-placement
 PLACEMENT_STAMP := $(PLACEMENT_VENV)/.installed
+# A real OpenStack Keystone for the keystone-mode tests (tests/keystone_server.py), in its own venv
+# for the same reason.
+KEYSTONE_VENV := .venv-keystone
+KEYSTONE_STAMP := $(KEYSTONE_VENV)/.installed
 
-.PHONY: install placement run test lint typecheck pytest bench clean
+.PHONY: install placement keystone run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +31,14 @@ $(PLACEMENT_STAMP):
 
 placement: $(PLACEMENT_STAMP)
 
+$(KEYSTONE_STAMP):
+	$(PYTHON) -m venv $(KEYSTONE_VENV)
+	$(KEYSTONE_VENV)/bin/pip install --quiet --upgrade pip
+	$(KEYSTONE_VENV)/bin/pip install --quiet keystone==30.0.0 'gunicorn>=27,<28'
+	touch $(KEYSTONE_STAMP)
+
+keystone: $(KEYSTONE_STAMP)
+
 run: install
 	$(BIN)/accord up $(RUN_ARGS)
 
@@ -37,10 +49,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement
+pytest: install placement keystone
 	$(BIN)/pytest
 
-test: placement lint typecheck pytest
+test: placement keystone lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/api.py
@@ -50,4 +62,4 @@ bench: install
 	$(BIN)/python bench/discovery.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) .pytest_cache .mypy_cache .ruff_cache
