@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
 PLACEMENT_VENV := .venv-placement
 PLACEMENT_STAMP := $(PLACEMENT_VENV)/.installed
+# A real OpenStack Keystone for the keystone-mode tests (tests/keystone_server.py), in its own venv
+# for the same reason.
+KEYSTONE_VENV := .venv-keystone
+KEYSTONE_STAMP := $(KEYSTONE_VENV)/.installed
 # tempest with cyborg-tempest-plugin (tests/tempest/), and Nova's own Cyborg client code driven by
 # tests/nova_driver/: each in its own venv, their pins clash with Accord's and with each other.
 TEMPEST_VENV := .venv-tempest
@@ -15,7 +19,7 @@ TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
 NOVA_VENV := .venv-nova
 NOVA_STAMP := $(NOVA_VENV)/.installed
 
-.PHONY: install placement tempest nova run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +36,14 @@ $(PLACEMENT_STAMP):
 	touch $(PLACEMENT_STAMP)
 
 placement: $(PLACEMENT_STAMP)
+
+$(KEYSTONE_STAMP):
+	$(PYTHON) -m venv $(KEYSTONE_VENV)
+	$(KEYSTONE_VENV)/bin/pip install --quiet --upgrade pip
+	$(KEYSTONE_VENV)/bin/pip install --quiet keystone==30.0.0 'gunicorn>=27,<28'
+	touch $(KEYSTONE_STAMP)
+
+keystone: $(KEYSTONE_STAMP)
 
 $(TEMPEST_STAMP):
 	$(PYTHON) -m venv $(TEMPEST_VENV)
@@ -59,10 +71,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement tempest nova
+pytest: install placement keystone tempest nova
 	$(BIN)/pytest
 
-test: placement tempest nova lint typecheck pytest
+test: placement keystone tempest nova lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/api.py
@@ -72,4 +84,4 @@ bench: install
 	$(BIN)/python bench/discovery.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache
