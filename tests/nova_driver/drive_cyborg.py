@@ -309,6 +309,10 @@ def run_step(
         cyclient.delete_arqs_by_uuid(step["uuids"])
         return "requested"
     if do == "events":
+        # Accord posts events after its commit, from the background: wait for `expect` of them.
+        deadline = time.monotonic() + 30
+        while len(relay.delivered) + len(relay.invalid) < step["expect"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         return {"delivered": relay.delivered, "invalid": relay.invalid}
     raise ValueError(f"unknown step {do!r}")
 
