@@ -61,7 +61,9 @@ class Cloud:
         (rp,) = [d["rp_uuid"] for d in deployables if d["name"] == f"{host}_{local_name}"]
         return str(rp)
 
-    def plan(self, steps: list[dict[str, Any]], binding_timeout_s: int = 60) -> dict[str, Any]:
+    def plan(
+        self, steps: list[dict[str, Any]], binding_timeout_s: int = 60, service_token: bool = True
+    ) -> dict[str, Any]:
         """Nova's settings in token mode: the user's token, and the service token the
         `[service_user]` section adds (`send_service_user_token`)."""
         endpoint = self.server.url + "/v2"
@@ -70,7 +72,7 @@ class Cloud:
                 "DEFAULT": {"arq_binding_timeout": binding_timeout_s},
                 "cyborg": {"endpoint_override": endpoint},
                 "service_user": {
-                    "send_service_user_token": "true",
+                    "send_service_user_token": str(service_token).lower(),
                     "auth_type": "admin_token",
                     "endpoint": endpoint,
                     "token": self.server.token("service", "service", user="nova"),
@@ -240,7 +242,26 @@ def test_failed_binds_and_cleanups_through_nova(cloud: Cloud) -> None:
     assert by_step(cleanup)[:2] == [("delete_arqs", "requested")] * 2
     assert by_step(cleanup)[2] == ("arq", "AcceleratorRequestOpFailed")
     assert cloud.admin.get("/v2/accelerator_requests").json()["arqs"] == []
-    assert qat_rp
+
+    # Without `send_service_user_token` Nova binds with the user's token alone: a member may
+    # not bind, so the boot fails and nova-conductor deletes the ARQ.
+    no_service = run_plan(
+        cloud.plan(
+            [
+                {
+                    "do": "boot",
+                    "instance": vm,
+                    "flavor_profile": "qat",
+                    "providers": {"device_profile_0": qat_rp},
+                }
+            ],
+            service_token=False,
+        ),
+        cloud.tmp / "nova-driver-3.log",
+    )
+    assert by_step(no_service) == [("boot", "AcceleratorRequestBindingFailed")]
+    assert "403" in no_service[-1]["message"]
+    assert cloud.admin.get("/v2/accelerator_requests").json()["arqs"] == []
 
 
 def test_nova_waits_for_a_vgpu_bind_that_needs_the_agent(cloud: Cloud) -> None:
