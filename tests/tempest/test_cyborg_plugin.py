@@ -10,7 +10,6 @@ Accord answers 4xx by design (docs/compatibility.md lists them with this run's t
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tests.keystone_server import (
     keystone,  # noqa: F401  (the session's Keystone)
 )
 from tests.live_server import live_server
-from tests.tempest.workspace import run_tempest, write_workspace
+from tests.tempest.workspace import accord_keystone_config, run_tempest, write_workspace
 
 # Keystone mode validates tokens with keystonemiddleware (branch `keystone`); until it is among
 # Accord's dependencies there is no mode for tempest to run against.
@@ -47,12 +46,7 @@ def test_cyborg_tempest_plugin_api_tests(
     tmp_path: Path,
     database_url: str,
 ) -> None:
-    config = tmp_path / "accord.toml"
-    authtoken = keystone.authtoken_options()
-    lines = ["[accord]", 'auth = "keystone"', "", "[keystone_authtoken]"]
-    # JSON's booleans, strings and lists of strings are TOML's too.
-    lines += [f"{key} = {json.dumps(value)}" for key, value in authtoken.items()]
-    config.write_text("\n".join(lines) + "\n")
+    config = accord_keystone_config(tmp_path / "accord.toml", keystone)
     with live_server(tmp_path / "srv", database_url, auth="keystone", config=config) as server:
         root = tmp_path / "dfl-fpga"
         shutil.copytree(FIXTURES / "dfl-fpga", root, symlinks=True)

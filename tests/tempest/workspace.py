@@ -13,6 +13,7 @@ accounts by their hash), so `admin` appears twice: scoped to its project and to 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -100,6 +101,15 @@ def accounts_yaml(keystone: KeystoneCloud) -> str:
         if roles:
             lines.append(f"  roles: [{', '.join(roles)}]")
     return "\n".join(lines) + "\n"
+
+
+def accord_keystone_config(path: Path, keystone: KeystoneCloud) -> Path:
+    """Accord's TOML for keystone mode: `[keystone_authtoken]` as the harness's `accord` user."""
+    lines = ["[accord]", 'auth = "keystone"', "", "[keystone_authtoken]"]
+    # JSON's booleans, strings and lists of strings are TOML's too.
+    lines += [f"{key} = {json.dumps(value)}" for key, value in keystone.authtoken_options().items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def write_workspace(folder: Path, keystone: KeystoneCloud) -> Path:
