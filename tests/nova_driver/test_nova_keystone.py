@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
 from accord.agent.runner import AgentOptions, build_agent
 from tests.fixtures.sysfs.hosts import FIXTURES
@@ -24,10 +23,6 @@ from tests.live_server import live_server
 from tests.nova_driver.runner import run_plan
 from tests.stubs.nova import nova_stub
 from tests.tempest.workspace import accord_keystone_config
-
-# Keystone mode validates tokens with keystonemiddleware (branch `keystone`); until it is among
-# Accord's dependencies there is no mode to run against.
-pytest.importorskip("keystonemiddleware", reason="ACCORD_AUTH=keystone is not in this build yet")
 
 HOST = "node-n"
 E810 = "0000:17:00.0"

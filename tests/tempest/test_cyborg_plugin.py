@@ -25,10 +25,6 @@ from tests.keystone_server import (
 from tests.live_server import live_server
 from tests.tempest.workspace import accord_keystone_config, run_tempest, write_workspace
 
-# Keystone mode validates tokens with keystonemiddleware (branch `keystone`); until it is among
-# Accord's dependencies there is no mode for tempest to run against.
-pytest.importorskip("keystonemiddleware", reason="ACCORD_AUTH=keystone is not in this build yet")
-
 PLUGIN = "cyborg_tempest_plugin.tests.api"
 NEGATIVE = f"{PLUGIN}.test_device_profile_negative.DeviceProfileNegativeTest"
 # Cyborg answers 500 to these three client mistakes and the plugin asserts the 500; Accord
