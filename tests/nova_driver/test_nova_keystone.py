@@ -17,7 +17,6 @@ from tests.keystone_server import (
     REGION,
     USER_PASSWORD,
     KeystoneCloud,
-    keystone,  # noqa: F401  (the session's Keystone)
 )
 from tests.live_server import live_server
 from tests.nova_driver.runner import run_plan
@@ -59,7 +58,7 @@ def keystone_plan(ks: KeystoneCloud, events_url: str, steps: list[dict[str, obje
 
 
 def test_boot_and_delete_with_keystone_tokens(
-    keystone: KeystoneCloud,  # noqa: F811
+    keystone: KeystoneCloud,
     tmp_path: Path,
     database_url: str,
 ) -> None:

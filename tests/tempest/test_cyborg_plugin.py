@@ -20,7 +20,6 @@ from accord.agent.runner import AgentOptions, build_agent
 from tests.fixtures.sysfs.hosts import FIXTURES
 from tests.keystone_server import (
     KeystoneCloud,
-    keystone,  # noqa: F401  (the session's Keystone)
 )
 from tests.live_server import live_server
 from tests.tempest.workspace import accord_keystone_config, run_tempest, write_workspace
@@ -38,7 +37,7 @@ EXPECTED_FAILURES = [
 
 @pytest.mark.slow
 def test_cyborg_tempest_plugin_api_tests(
-    keystone: KeystoneCloud,  # noqa: F811
+    keystone: KeystoneCloud,
     tmp_path: Path,
     database_url: str,
 ) -> None:

@@ -8,7 +8,8 @@ SRBAC tests run). `tempest run --config-file` writes `.stestr.conf` itself: no `
 The plugin's API tests ask for these personas per class: primary, admin, project_admin,
 project_manager, project_member, project_reader, a user with the `service` role and, for the
 scope test, a system-scoped admin. Each account below is a distinct credential (tempest locks
-accounts by their hash), so `admin` appears twice: scoped to its project and to the system.
+accounts by their hash). The project personas must share one project, and tempest may hand
+either admin account to `project_admin`, so both project admins are in project-a.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ def add_second_admin(keystone: KeystoneCloud) -> None:
 def accounts_yaml(keystone: KeystoneCloud) -> str:
     """The harness's users as tempest accounts: (user, project or system, roles tempest matches)."""
     accounts = [
-        ("admin", "project_name: admin", ["admin"]),
         ("a-admin", "project_name: project-a", ["admin"]),
         (SECOND_ADMIN, "project_name: project-a", ["admin"]),
         ("b-member", "project_name: project-b", []),  # primary
