@@ -8,8 +8,18 @@ STAMP := $(VENV)/.installed
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
 PLACEMENT_VENV := .venv-placement
 PLACEMENT_STAMP := $(PLACEMENT_VENV)/.installed
+# A real OpenStack Keystone for the keystone-mode tests (tests/keystone_server.py), in its own venv
+# for the same reason.
+KEYSTONE_VENV := .venv-keystone
+KEYSTONE_STAMP := $(KEYSTONE_VENV)/.installed
+# tempest with cyborg-tempest-plugin (tests/tempest/), and Nova's own Cyborg client code driven by
+# tests/nova_driver/: each in its own venv, their pins clash with Accord's and with each other.
+TEMPEST_VENV := .venv-tempest
+TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
+NOVA_VENV := .venv-nova
+NOVA_STAMP := $(NOVA_VENV)/.installed
 
-.PHONY: install placement run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +37,30 @@ $(PLACEMENT_STAMP):
 
 placement: $(PLACEMENT_STAMP)
 
+$(KEYSTONE_STAMP):
+	$(PYTHON) -m venv $(KEYSTONE_VENV)
+	$(KEYSTONE_VENV)/bin/pip install --quiet --upgrade pip
+	$(KEYSTONE_VENV)/bin/pip install --quiet keystone==30.0.0 'gunicorn>=27,<28'
+	touch $(KEYSTONE_STAMP)
+
+keystone: $(KEYSTONE_STAMP)
+
+$(TEMPEST_STAMP):
+	$(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(TEMPEST_VENV)/bin/pip install --quiet tempest==47.0.0 cyborg-tempest-plugin==2.8.0
+	touch $(TEMPEST_STAMP)
+
+tempest: $(TEMPEST_STAMP)
+
+$(NOVA_STAMP):
+	$(PYTHON) -m venv $(NOVA_VENV)
+	$(NOVA_VENV)/bin/pip install --quiet --upgrade pip
+	$(NOVA_VENV)/bin/pip install --quiet nova==34.0.0
+	touch $(NOVA_STAMP)
+
+nova: $(NOVA_STAMP)
+
 run: install
 	$(BIN)/accord up $(RUN_ARGS)
 
@@ -38,10 +72,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement
+pytest: install placement keystone tempest nova
 	$(BIN)/pytest
 
-test: placement lint typecheck pytest
+test: placement keystone tempest nova lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/api.py
@@ -51,4 +85,4 @@ bench: install
 	$(BIN)/python bench/discovery.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from accord.store.db import Database
 from accord.store.migrate import upgrade
 from accord.store.models import Base
+from tests.keystone_server import keystone  # noqa: F401  (one real Keystone per session, for every test that asks)
 
 PG_ADMIN_URL = os.environ.get(
     "ACCORD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

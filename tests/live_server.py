@@ -61,6 +61,7 @@ def live_server(
     env: dict[str, str] | None = None,
     port: int | None = None,
     workers: int = 1,
+    config: Path | None = None,
 ) -> Iterator[LiveServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -75,7 +76,8 @@ def live_server(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(port), "--workers", str(workers)],
+            [ACCORD, "serve", "--port", str(port), "--workers", str(workers)]
+            + (["--config", str(config)] if config else []),
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

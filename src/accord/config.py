@@ -20,6 +20,36 @@ class ConfigError(ValueError):
     """A setting has a value Accord cannot use."""
 
 
+@dataclass(frozen=True)
+class KeystoneAuthtoken:
+    """The `[keystone_authtoken]` table: keystonemiddleware's option names and defaults, for the
+    options Accord's own token validation uses (`ACCORD_AUTH=keystone`)."""
+
+    www_authenticate_uri: str = ""  # sent in WWW-Authenticate on 401; empty: auth_url
+    auth_url: str = ""
+    auth_type: str = "password"
+    username: str = ""
+    password: str = ""
+    project_name: str = ""
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+    interface: str = "internal"  # which identity endpoint of the catalog validates tokens
+    region_name: str = ""
+    service_token_roles: tuple[str, ...] = ("service",)
+    # True: a service token without one of those roles is refused (401); False: accepted, but
+    # it then gives no service rights.
+    service_token_roles_required: bool = True
+    memcached_servers: tuple[str, ...] = ()  # accepted; each process keeps its own cache
+    token_cache_time: int = 300  # seconds a validation is reused; -1: never cache
+    http_connect_timeout: float = 10.0
+    http_request_max_retries: int = 3
+    cafile: str = ""
+    insecure: bool = False
+
+
+KEYSTONE_AUTH_TYPES = ("password", "v3password")
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "accord"
 
@@ -49,6 +79,9 @@ class Settings:
     operation_lease_s: float = 120.0  # an agent that claimed work and went quiet this long loses it
     program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202
     reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
+    # oslo.policy-style YAML overriding the default rules ([oslo_policy] policy_file in the TOML).
+    policy_file: str = ""
+    keystone_authtoken: KeystoneAuthtoken = field(default_factory=KeystoneAuthtoken)
 
     @property
     def effective_database_url(self) -> str:
@@ -68,6 +101,9 @@ class Settings:
 def _cast(name: str, raw: object, current: object) -> object:
     if isinstance(current, bool):
         return str(raw).lower() in ("1", "true", "yes", "on")
+    if isinstance(current, tuple):
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
     if isinstance(current, int):
         try:
             return int(str(raw))
@@ -83,6 +119,53 @@ def _cast(name: str, raw: object, current: object) -> object:
     return str(raw)
 
 
+def _keystone_authtoken(table: object) -> KeystoneAuthtoken:
+    if not isinstance(table, dict):
+        raise ConfigError("[keystone_authtoken] must be a table")
+    defaults = KeystoneAuthtoken()
+    known = {f.name for f in fields(KeystoneAuthtoken)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(
+            f"[keystone_authtoken] has options Accord does not use: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    cast = {k: _cast(f"[keystone_authtoken] {k}", v, getattr(defaults, k)) for k, v in table.items()}
+    return replace(defaults, **cast)  # type: ignore[arg-type]
+
+
+def _oslo_policy(table: object, config_file: Path) -> dict[str, object]:
+    """`[oslo_policy]`: the policy file (relative to the TOML file's folder). Accord always
+    enforces scope and the new defaults, so those two may only be said to be true."""
+    if not isinstance(table, dict):
+        raise ConfigError("[oslo_policy] must be a table")
+    for option in ("enforce_scope", "enforce_new_defaults"):
+        if option in table and table[option] is not True:
+            raise ConfigError(
+                f"[oslo_policy] {option} cannot be turned off: Accord always enforces scope and "
+                "Cyborg's new defaults; override single rules in the policy file instead"
+            )
+    unknown = set(table) - {"policy_file", "enforce_scope", "enforce_new_defaults"}
+    if unknown:
+        raise ConfigError(f"[oslo_policy] has options Accord does not use: {', '.join(sorted(unknown))}")
+    if "policy_file" not in table:
+        return {}
+    path = Path(str(table["policy_file"])).expanduser()
+    return {"policy_file": str(path if path.is_absolute() else config_file.parent / path)}
+
+
+def _check_keystone(options: KeystoneAuthtoken) -> None:
+    missing = [k for k in ("auth_url", "username", "password", "project_name") if not getattr(options, k)]
+    if missing:
+        raise ConfigError(f"ACCORD_AUTH=keystone needs [keystone_authtoken] {', '.join(missing)}")
+    if options.auth_type not in KEYSTONE_AUTH_TYPES:
+        raise ConfigError(
+            f"[keystone_authtoken] auth_type {options.auth_type!r} is not supported (only password)"
+        )
+    if options.interface not in ("public", "internal", "admin"):
+        raise ConfigError("[keystone_authtoken] interface must be public, internal or admin")
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides: Any
 ) -> Settings:
@@ -92,19 +175,26 @@ def load_settings(
     values: dict[str, object] = {}
     if config_file is not None:
         try:
-            values.update(tomllib.loads(config_file.read_text()).get("accord", {}))
+            document = tomllib.loads(config_file.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        values.update(document.get("accord", {}))
+        if "oslo_policy" in document:
+            values.update(_oslo_policy(document["oslo_policy"], config_file))
+        if "keystone_authtoken" in document:
+            values["keystone_authtoken"] = _keystone_authtoken(document["keystone_authtoken"])
     for f in fields(Settings):
         key = f"ACCORD_{f.name.upper()}"
-        if key in env:
+        if key in env and f.name != "keystone_authtoken":
             values[f.name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-    cast_values = {k: _cast(k, v, getattr(settings, k)) for k, v in values.items()}
+    cast_values = {
+        k: v if k == "keystone_authtoken" else _cast(k, v, getattr(settings, k)) for k, v in values.items()
+    }
     settings = replace(settings, **cast_values)  # type: ignore[arg-type]
     if settings.scheduler_policy not in ("pack", "spread"):
         raise ConfigError(
@@ -112,4 +202,6 @@ def load_settings(
         )
     if settings.auth not in AUTH_MODES:
         raise ConfigError(f"ACCORD_AUTH must be one of {', '.join(AUTH_MODES)}, got {settings.auth!r}")
+    if settings.auth == "keystone":
+        _check_keystone(settings.keystone_authtoken)
     return settings

@@ -136,3 +136,44 @@ def test_hosts_list_and_heartbeat(api: Api) -> None:
     assert api.get("/v2/hosts/host-a").json()["name"] == "host-a"
     assert api.get(f"/v2/hosts/{uuid.uuid4()}").status_code == 404
     assert api.as_(MEMBER).get("/v2/hosts").status_code == 403
+
+
+def with_handle_facts(snapshot: dict[str, Any], **facts: str) -> dict[str, Any]:
+    changed = copy.deepcopy(snapshot)
+    for handle in changed["devices"][0]["deployables"][0]["attach_handles"]:
+        handle["attach_info"].update(facts)
+    return changed
+
+
+def test_changed_handle_facts_update_the_handle_in_place(api: Api) -> None:
+    """A PF's MAC or a physnet can change under a bound VF: the handle is the same PCI function,
+    so its info is updated in place, never re-created free beside the bound one."""
+    first = with_handle_facts(fpga_host_snapshot("host-a", vfs=1), pf_mac_address="b4:96:91:17:00:00")
+    report(api, first)
+    rp = api.get("/v2/deployables").json()["deployables"][0]["rp_uuid"]
+    api.post("/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}])
+
+    def bind(vm: str) -> str:
+        arq = api.as_(MEMBER).post("/v2/accelerator_requests", json={"device_profile_name": "dp"})
+        arq_uuid = arq.json()["arqs"][0]["uuid"]
+        ops = [("hostname", "host-a"), ("device_rp_uuid", rp), ("instance_uuid", vm)]
+        patch = {arq_uuid: [{"op": "add", "path": "/" + k, "value": v} for k, v in ops]}
+        api.as_(NOVA).patch("/v2/accelerator_requests", json=patch)
+        return str(arq_uuid)
+
+    bound = bind(VM)
+    before = api.get(f"/v2/accelerator_requests/{bound}").json()
+    assert before["attach_handle_info"]["pf_mac_address"] == "b4:96:91:17:00:00"
+
+    moved = with_handle_facts(first, pf_mac_address="b4:96:91:17:00:99", physical_network="physnet2")
+    r = report(api, moved)
+    assert r.json()["kept_lost"] == []
+    after = api.get(f"/v2/accelerator_requests/{bound}").json()
+    assert after["state"] == "Bound"
+    assert after["attach_handle_uuid"] == before["attach_handle_uuid"]
+    assert after["attach_handle_info"]["pf_mac_address"] == "b4:96:91:17:00:99"
+    assert after["attach_handle_info"]["physical_network"] == "physnet2"
+    # The one VF stays booked: a second server cannot get it.
+    second = bind(str(uuid.uuid4()))
+    assert api.get(f"/v2/accelerator_requests/{second}").json()["state"] in ("Initial", "BindFailed")
+    assert report(api, moved).json()["updated"] == []

@@ -3,7 +3,9 @@
 It serves just what the real clients in the tests ask of Nova: the compute version document
 (openstacksdk discovers versions before its first call), `GET /servers/{id}` for the servers
 it was told about (the OpenStack client's `accelerator arq bind` resolves the server first),
-and `POST /os-server-external-events`, which Accord calls when ARQs resolve.
+and `POST /os-server-external-events`, which Accord calls when ARQs resolve. `GET /_events`
+lists the event posts received so far (path, headers, body), for a process other than the
+test's (the Nova driver in `.venv-nova`) to hand them to Nova's own compute code.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ def _handler_for(stub: NovaStub) -> type[BaseHTTPRequestHandler]:
             if self.command == "POST" and parts == ["os-server-external-events"]:
                 events = [{**e, "code": 200} for e in body["events"]]
                 self._answer(200, {"events": events})
+            elif self.command == "GET" and parts == ["_events"]:
+                posts = [{"path": p.path, "headers": p.headers, "body": p.body} for p in stub.event_posts()]
+                self._answer(200, {"posts": posts})
             elif self.command == "GET" and not parts:
                 self._answer(200, _version_document(stub.url))
             elif self.command == "GET" and len(parts) == 2 and parts[0] == "servers":

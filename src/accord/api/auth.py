@@ -1,20 +1,25 @@
 """Who is calling: build a RequestContext from the request, per `ACCORD_AUTH` mode.
 
-noauth trusts X-Project-Id / X-User-Id / X-Roles / X-Service-Roles (as Cyborg's context hook
-does behind keystonemiddleware). token looks bearer tokens up in the token file; Nova's
-X-Service-Token is looked up the same way and contributes its roles as service roles.
-keystone is a seam for later (keystonemiddleware in front, same headers as noauth).
+noauth trusts X-Project-Id / X-User-Id / X-Roles / X-Service-Roles and the token's scope in
+OpenStack-System-Scope / X-Domain-Id (the headers keystonemiddleware sets for Cyborg's context
+hook). token looks bearer tokens up in the token file; Nova's X-Service-Token is looked up the
+same way and contributes its roles as service roles. keystone validates Keystone tokens
+(`accord.api.keystone_auth`) beside the token file's. Every context carries the server's policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 from accord.api.tokens import TokenStore
 from accord.config import ConfigError, Settings
 from accord.domain.context import ANONYMOUS, RequestContext
 from accord.domain.errors import NotAuthenticated
+from accord.policy.checks import PolicyError
+from accord.policy.enforcer import Enforcer
 
 
 class Authenticator(Protocol):
@@ -32,6 +37,8 @@ def noauth(headers: Mapping[str, str]) -> RequestContext:
         roles=_roles(headers.get("x-roles")),
         service_roles=_roles(headers.get("x-service-roles")),
         host=headers.get("x-accord-host") or None,
+        system_scope=headers.get("openstack-system-scope") or None,
+        domain_id=headers.get("x-domain-id") or None,
     )
     return ctx if ctx.authenticated or ctx.service_roles else ANONYMOUS
 
@@ -68,11 +75,32 @@ class TokenAuthenticator:
         return ctx
 
 
-def make_authenticator(settings: Settings) -> Authenticator:
+def make_policy(settings: Settings) -> Enforcer:
+    try:
+        return Enforcer(Path(settings.policy_file) if settings.policy_file else None)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _identifier(settings: Settings) -> Callable[[Mapping[str, str]], RequestContext]:
     if settings.auth == "noauth":
         return noauth
     if settings.auth == "token":
         return TokenAuthenticator(TokenStore(settings.tokens_file))
-    raise ConfigError(
-        "ACCORD_AUTH=keystone is not available yet; use 'token' (or 'noauth' behind a trusted proxy)."
-    )
+    # Imported only here: keystoneauth1 and its requests stack stay out of other modes' servers.
+    from accord.api.keystone_auth import keystone_authenticator
+
+    return keystone_authenticator(TokenStore(settings.tokens_file), settings.keystone_authtoken)
+
+
+def make_authenticator(settings: Settings) -> Authenticator:
+    """The mode's identification, with the server's policy attached to every context."""
+    if settings.auth not in ("noauth", "token", "keystone"):
+        raise ConfigError(f"unknown ACCORD_AUTH {settings.auth!r}")
+    identify = _identifier(settings)
+    policy = make_policy(settings)
+
+    def authenticate(headers: Mapping[str, str]) -> RequestContext:
+        return replace(identify(headers), policy=policy)
+
+    return authenticate

@@ -40,7 +40,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Locked):
             # Cyborg answers 423 with an empty body; Accord adds the reason (clients ignore it).
             return error_response(423, exc.message)
-        return error_response(exc.status, exc.message)
+        response = error_response(exc.status, exc.message)
+        # e.g. WWW-Authenticate on a 401 in keystone mode
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

@@ -10,6 +10,7 @@ import typer
 from accord.cli import catalog, resources
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
+from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Accord: managed accelerators with a Cyborg v2-compatible API.", no_args_is_help=True)
@@ -31,8 +32,12 @@ app.add_typer(resources.quota_app, name="quota")
 app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file with an [accord] table")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML file: [accord], [keystone_authtoken] and [oslo_policy] tables"),
+]
 
 
 @app.callback()
@@ -119,8 +124,14 @@ def serve(
     import uvicorn
 
     from accord.api.app import create_app
+    from accord.api.auth import make_policy
 
     settings = settings_or_exit(config, address=address, port=port)
+    try:
+        make_policy(settings)  # a broken policy file stops the server before it listens
+    except ConfigError as exc:
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     setup_logging()
     _prepare(settings, in_child=True)
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
@@ -138,7 +149,12 @@ def serve(
             log_level="warning",
         )
         return
-    uvicorn.run(create_app(settings), host=settings.address, port=settings.port, log_level="warning")
+    try:
+        server_app = create_app(settings)
+    except ConfigError as exc:  # a policy file or keystone option the server cannot use
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(server_app, host=settings.address, port=settings.port, log_level="warning")
 
 
 @app.command()

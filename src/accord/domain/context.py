@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Authorizer(Protocol):
+    """The server's policy (`accord.policy.enforcer.Enforcer`): raises Forbidden to refuse."""
+
+    def check(self, key: str, ctx: RequestContext) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -14,6 +21,12 @@ class RequestContext:
     service_roles: frozenset[str] = field(default_factory=frozenset)
     # Set for agent tokens: the only host this caller may report for.
     host: str | None = None
+    # A system-scoped token's scope ("all"), as keystonemiddleware's OpenStack-System-Scope header.
+    system_scope: str | None = None
+    # A domain-scoped token's domain.
+    domain_id: str | None = None
+    # The policy the server that built this context enforces (None: the defaults).
+    policy: Authorizer | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -74,3 +74,9 @@ class TooLarge(AccordError):
     """A body or an uploaded image past its configured size limit."""
 
     status = 413
+
+
+class ServiceUnavailable(AccordError):
+    """A service Accord depends on for this request (Keystone) cannot be reached."""
+
+    status = 503

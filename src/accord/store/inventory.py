@@ -171,27 +171,39 @@ def replace_attributes(session: Session, deployable: Deployable, wanted: list[tu
     return True
 
 
+# attach_info keys that describe a handle without naming it (an SR-IOV NIC VF's physnet and
+# SmartNIC facts): when they change, the same PCI function's handle is updated in place, so a
+# bound handle is never re-created free beside itself.
+HANDLE_FACTS = frozenset({"physical_network", "card_serial_number", "pf_mac_address", "vf_num"})
+
+
+def _handle_identity(attach_type: str, info: dict[str, str]) -> tuple[str, str]:
+    return attach_type, canonical_info({k: v for k, v in info.items() if k not in HANDLE_FACTS})
+
+
 def _apply_handles(
     session: Session, deployable: Deployable, reports: list[AttachHandleReport], cpid_id: int
 ) -> bool:
     current = {
-        (h.attach_type, h.attach_info): h
+        _handle_identity(h.attach_type, json.loads(h.attach_info)): h
         for h in session.scalars(select(AttachHandle).where(AttachHandle.deployable_id == deployable.id))
     }
     changed = False
     for report in reports:
-        key = (report.attach_type, canonical_info(report.attach_info))
-        handle = current.pop(key, None)
+        info = canonical_info(report.attach_info)
+        handle = current.pop(_handle_identity(report.attach_type, report.attach_info), None)
         if handle is None:
             session.add(
                 AttachHandle(
-                    deployable_id=deployable.id, cpid_id=cpid_id, attach_type=key[0], attach_info=key[1]
+                    deployable_id=deployable.id,
+                    cpid_id=cpid_id,
+                    attach_type=report.attach_type,
+                    attach_info=info,
                 )
             )
             changed = True
-        elif handle.lost:
-            handle.lost = False
-            changed = True
+        else:
+            changed |= _assign(handle, lost=False, attach_info=info)
     for handle in current.values():
         if handle.in_use:
             changed |= _assign(handle, lost=True)

@@ -30,6 +30,9 @@ from tests.agent.drivers.conftest import RecordingKernel
 
 E810 = "0000:17:00.0"
 CX6 = "0000:3b:00.0"
+# The E810 layout's PF MAC (Intel's OUI and the PF's address) and VPD serial (that MAC, as Intel prints it).
+E810_MAC = "b4:96:91:17:00:00"
+E810_SERIAL = "B49691170000"
 
 
 def nic(
@@ -40,10 +43,15 @@ def nic(
     return SriovNicDriver(root, io, config), io
 
 
-def vf_handle(device: str, function: str, physnet: str | None) -> AttachHandleReport:
+def vf_handle(
+    device: str, function: str, physnet: str | None, vf_num: int | None = None
+) -> AttachHandleReport:
+    """An E810 VF's handle; with `vf_num`, also the SmartNIC facts Nova names."""
     info = {"domain": "0000", "bus": "17", "device": device, "function": function}
     if physnet:
         info["physical_network"] = physnet
+    if vf_num is not None:
+        info |= {"card_serial_number": E810_SERIAL, "pf_mac_address": E810_MAC, "vf_num": str(vf_num)}
     return AttachHandleReport(attach_type="PCI", attach_info=info)
 
 
@@ -84,8 +92,9 @@ def test_e810_with_vfs_exact_report(tmp_path: Path) -> None:
                     resource_class="CUSTOM_NIC",
                     traits=["CUSTOM_VF", "CUSTOM_NIC_INTEL", "CUSTOM_NIC_PRODUCT_ID_159B", "CUSTOM_PHYSNET1"],
                     driver_name="sriov_nic",
-                    # VFs start 8 devfns after the PF (17:01.0), each with the physnet.
-                    attach_handles=[vf_handle("01", "0", "physnet1"), vf_handle("01", "1", "physnet1")],
+                    # VFs start 8 devfns after the PF (17:01.0), each with the physnet, the
+                    # card's VPD serial, the PF's MAC and its virtfn number.
+                    attach_handles=[vf_handle("01", "0", "physnet1", 0), vf_handle("01", "1", "physnet1", 1)],
                 )
             ],
         )
@@ -98,13 +107,13 @@ def test_physnet_by_netdev_name_is_sanitized_into_a_trait(tmp_path: Path) -> Non
 
     [deployable] = driver.discover()[0].deployables
     assert deployable.traits[-1] == "CUSTOM_DATA_NET_1"
-    assert deployable.attach_handles == [vf_handle("01", "0", "data-net.1")]
+    assert deployable.attach_handles == [vf_handle("01", "0", "data-net.1", 0)]
 
 
 def test_address_wins_over_netdev_name(tmp_path: Path) -> None:
     e810(SysfsBuilder(tmp_path), E810, vfs=1, ifname="ens1f0")
     driver, _ = nic(tmp_path, physnets={"ens1f0": "by-name", E810: "by-address"})
-    assert driver.discover()[0].deployables[0].attach_handles == [vf_handle("01", "0", "by-address")]
+    assert driver.discover()[0].deployables[0].attach_handles == [vf_handle("01", "0", "by-address", 0)]
 
 
 def test_no_physnet_still_reported_without_physnet_key_or_trait(tmp_path: Path) -> None:
@@ -114,7 +123,7 @@ def test_no_physnet_still_reported_without_physnet_key_or_trait(tmp_path: Path) 
     [device] = driver.discover()
     [deployable] = device.deployables
     assert deployable.traits == ["CUSTOM_VF", "CUSTOM_NIC_INTEL", "CUSTOM_NIC_PRODUCT_ID_159B"]
-    assert deployable.attach_handles == [vf_handle("01", "0", None)]
+    assert deployable.attach_handles == [vf_handle("01", "0", None, 0)]
     assert "physical_network" not in device.vendor_board_info
 
 
@@ -124,7 +133,7 @@ def test_physnet_without_trait_safe_characters_gets_no_trait(tmp_path: Path) -> 
 
     [deployable] = driver.discover()[0].deployables
     assert deployable.traits == ["CUSTOM_VF", "CUSTOM_NIC_INTEL", "CUSTOM_NIC_PRODUCT_ID_159B"]
-    assert deployable.attach_handles == [vf_handle("01", "0", "---")]
+    assert deployable.attach_handles == [vf_handle("01", "0", "---", 0)]
 
 
 def test_nic_without_vfs_is_not_reported_unless_allow_listed(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ are reported too, with no expected driver.
 
 The physical network comes from DriverConfig.physnets, keyed by PF address or netdev name (the
 entry under the PF's `net/` directory). It is added to each handle as "physical_network" and as
-a `CUSTOM_<PHYSNET>` trait when the name has any trait-safe characters.
+a `CUSTOM_<PHYSNET>` trait when the name has any trait-safe characters. Each VF handle also
+carries the SmartNIC facts Nova names `card_serial_number`, `pf_mac_address` and `vf_num`, when
+sysfs has them (`smartnic`).
 
 Firmware: sysfs has no NIC firmware version in general (ethtool/devlink report it). mlx5 is
 the exception when mlx5_ib is loaded: `infiniband/<dev>/fw_ver` (sysfs-class-infiniband).
@@ -25,14 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.agent.drivers import common
+from accord.agent.drivers import common, smartnic
 from accord.agent.drivers.base import DriverConfig, OperationNotSupported
-from accord.agent.drivers.common import board_info, controlpath, kernel_health, pci_handle
+from accord.agent.drivers.common import board_info, controlpath, kernel_health
 from accord.agent.drivers.generic_pci import allowed, parse_passthrough_list
 from accord.agent.hostio import HostIO
-from accord.agent.sysfs import PciFunction, physical_functions, read_function, read_text
+from accord.agent.sysfs import PciFunction, pci_info, physical_functions, read_function, read_text
 from accord.domain import naming
-from accord.schemas.inventory import DeployableReport, DeviceReport, Health
+from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, Health
 
 ETHERNET = "0200"
 
@@ -103,10 +105,18 @@ class SriovNicDriver:
         model = MODELS.get((function.vendor, function.device))
         return kernel_health(function, model.pf_drivers if model else ())
 
+    def _vf_handle(
+        self, pf: PciFunction, vf: PciFunction, ifname: str | None, extra: dict[str, str]
+    ) -> AttachHandleReport:
+        info = {**pci_info(vf.address), **extra}
+        facts = smartnic.vf_facts(pf, vf, ifname)
+        return AttachHandleReport(attach_type="PCI", attach_info=smartnic.with_facts(info, facts))
+
     def _report(self, function: PciFunction) -> DeviceReport:
         vfs = common.enabled_vfs(self.root, function)
         physnet = self.physnet(function)
         extra = {"physical_network": physnet} if physnet else {}
+        ifname = netdev(function)
         traits = [
             naming.custom_trait("VF"),
             naming.vendor_trait("NIC", function.vendor),
@@ -121,10 +131,9 @@ class SriovNicDriver:
             resource_class=naming.RC_NIC,
             traits=traits,
             driver_name=self.name,
-            attach_handles=[pci_handle(vf.address, **extra) for vf in vfs],
+            attach_handles=[self._vf_handle(function, vf, ifname, extra) for vf in vfs],
         )
         info = board_info(function)
-        ifname = netdev(function)
         if ifname:
             info["netdev"] = ifname
         if physnet:

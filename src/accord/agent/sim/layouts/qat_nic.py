@@ -2,12 +2,15 @@
 
 Sources: Documentation/ABI/testing/sysfs-bus-pci (sriov_* files, virtfnN/physfn links),
 sysfs-driver-qat (`qat/state`, `qat/cfg_services` on 4xxx-generation PFs only),
-sysfs-class-net (`<pf>/net/<ifname>` with a `device` link back, `class/net/<ifname>`),
-sysfs-class-infiniband (`fw_ver`); ids and driver names from the kernel's PCI id tables
+sysfs-class-net (`<pf>/net/<ifname>` with a `device` link back and its `address`,
+`class/net/<ifname>`), sysfs-class-infiniband (`fw_ver`), the raw PCI VPD in `<function>/vpd`
+(PCI Local Bus 3.0 §6.4; `accord.agent.sim.vpd`); ids and driver names from the kernel's PCI id tables
 (drivers/crypto/intel/qat adf_*_hw_data.h, i40e_devids.h, ice_devids.h, mlx5 main.c, igb,
 ahci, nvme, xhci-pci) and class codes from the PCI Code and ID Assignment Specification.
 VF routing offsets/strides and VF totals are typical values seen on such cards; the real ones
-come from each card's SR-IOV capability (its NVM), so they are parameters.
+come from each card's SR-IOV capability (its NVM), so they are parameters. So are MAC addresses
+(the vendor's OUI and the PF's address) and serial numbers (Intel prints the port's MAC, NVIDIA
+Mellanox `MT<yyww>X<nnnnn>`), which are unique per card.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accord.agent.sim.builder import SysfsBuilder, relative_link
+from accord.agent.sim.vpd import vpd_image
 
 INTEL = "8086"
 MELLANOX = "15b3"
@@ -47,10 +51,21 @@ def qat_4xxx(
     return path
 
 
-def _netdev(b: SysfsBuilder, path: Path, ifname: str) -> None:
+INTEL_OUI = "b4:96:91"
+MELLANOX_OUI = "b8:3f:d2"
+
+
+def mac_for(oui: str, pf: str) -> str:
+    """A MAC under the vendor's OUI, unique per PF address (bus, device, function)."""
+    _, bus, rest = pf.split(":")
+    device, function = rest.split(".")
+    return f"{oui}:{bus}:{device}:{int(function):02x}"
+
+
+def _netdev(b: SysfsBuilder, path: Path, ifname: str, mac: str = "00:00:00:00:00:00") -> None:
     """`<pf>/net/<ifname>` (with a `device` link back) and `class/net/<ifname>` pointing at it."""
     net = path / "net" / ifname
-    b.files(net, {"operstate": "up", "address": "00:00:00:00:00:00"})
+    b.files(net, {"operstate": "up", "address": mac})
     relative_link(net / "device", path)
     b.class_link("net", ifname, net)
 
@@ -68,16 +83,28 @@ def _sriov_nic(
     vfs: int,
     ifname: str | None,
     numa_node: int,
+    mac: str | None = None,
+    vpd: bytes | None = None,
 ) -> Path:
     path = b.pci(pf, vendor, device, ETHERNET, driver, numa_node)
     if ifname and driver:  # only a bound driver registers a netdev
-        _netdev(b, path, ifname)
+        _netdev(b, path, ifname, mac or "00:00:00:00:00:00")
+    if vpd is not None:
+        b.write(path / "vpd", vpd)
     b.sriov(pf, total=total, vf_device=vf_device, offset=offset, enabled=vfs, vf_driver=vf_driver)
     return path
 
 
+def intel_vpd(product: str, part: str, mac: str, serial: str | None = None) -> bytes:
+    """Intel's adapters print the first port's MAC as the serial number."""
+    sn = serial or mac.replace(":", "").upper()
+    return vpd_image(product, {"PN": part, "EC": part, "SN": sn, "V0": "0"})
+
+
 def x710(b: SysfsBuilder, pf: str, vfs: int = 0, ifname: str | None = "ens2f0", numa_node: int = 0) -> Path:
-    return _sriov_nic(b, pf, INTEL, "1572", "i40e", "154c", "iavf", 32, 16, vfs, ifname, numa_node)
+    mac = mac_for(INTEL_OUI, pf)
+    vpd = intel_vpd("Intel(R) Ethernet Converged Network Adapter X710-DA4", "EX710DA4G1P5", mac)
+    return _sriov_nic(b, pf, INTEL, "1572", "i40e", "154c", "iavf", 32, 16, vfs, ifname, numa_node, mac, vpd)
 
 
 def xxv710(b: SysfsBuilder, pf: str, vfs: int = 0, ifname: str | None = "ens2f0", numa_node: int = 0) -> Path:
@@ -92,8 +119,12 @@ def e810(
     device: str = "159b",
     driver: str | None = "ice",
     numa_node: int = 0,
+    serial: str | None = None,
 ) -> Path:
-    return _sriov_nic(b, pf, INTEL, device, driver, "1889", "iavf", 128, 8, vfs, ifname, numa_node)
+    """E810 (ice); its VPD's SN is `serial` (default: the port's MAC, as Intel prints it)."""
+    mac = mac_for(INTEL_OUI, pf)
+    vpd = intel_vpd("Intel(R) Ethernet Network Adapter E810-XXV-2", "K91258-010", mac, serial)
+    return _sriov_nic(b, pf, INTEL, device, driver, "1889", "iavf", 128, 8, vfs, ifname, numa_node, mac, vpd)
 
 
 def connectx6(
@@ -104,11 +135,15 @@ def connectx6(
     device: str = "101d",
     fw_ver: str | None = "22.36.1010",
     numa_node: int = 0,
+    serial: str = "MT2113X00042",
 ) -> Path:
-    """ConnectX-5/6 (1017/1019/101b/101d; VF id one higher); `fw_ver` as mlx5_ib shows it."""
+    """ConnectX-5/6 (1017/1019/101b/101d; VF id one higher); `fw_ver` as mlx5_ib shows it; a
+    BlueField-class card's VPD (`SN` = `serial`) on the PF."""
     vf_device = f"{int(device, 16) + 1:04x}"
+    mac = mac_for(MELLANOX_OUI, pf)
+    vpd = vpd_image("ConnectX-6 Dx EN adapter card, 100GbE", {"PN": "MCX623106AN-CDAT", "SN": serial})
     path = _sriov_nic(
-        b, pf, MELLANOX, device, "mlx5_core", vf_device, "mlx5_core", 8, 2, vfs, ifname, numa_node
+        b, pf, MELLANOX, device, "mlx5_core", vf_device, "mlx5_core", 8, 2, vfs, ifname, numa_node, mac, vpd
     )
     if fw_ver:
         ib = path / "infiniband" / "mlx5_0"
