@@ -61,7 +61,9 @@ def live_server(
     env: dict[str, str] | None = None,
     port: int | None = None,
     workers: int = 1,
+    config: Path | None = None,
 ) -> Iterator[LiveServer]:
+    """`config`: a TOML file passed as `accord serve --config` ([keystone_authtoken], …)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -75,7 +77,15 @@ def live_server(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                ACCORD,
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                *(["--config", str(config)] if config else []),
+            ],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
