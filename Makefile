@@ -77,12 +77,13 @@ pytest: install placement keystone tempest nova
 
 test: placement keystone tempest nova lint typecheck pytest
 
-bench: install
+bench: install keystone
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/binds.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/discovery.py
+	$(BIN)/python bench/keystone.py
 
 clean:
 	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache

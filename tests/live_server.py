@@ -63,6 +63,7 @@ def live_server(
     workers: int = 1,
     config: Path | None = None,
 ) -> Iterator[LiveServer]:
+    """`config`: a TOML file passed as `accord serve --config` ([keystone_authtoken], …)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -76,8 +77,15 @@ def live_server(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(port), "--workers", str(workers)]
-            + (["--config", str(config)] if config else []),
+            [
+                ACCORD,
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                *(["--config", str(config)] if config else []),
+            ],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
