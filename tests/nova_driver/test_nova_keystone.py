@@ -73,7 +73,8 @@ def test_boot_and_delete_with_keystone_tokens(
             options = AgentOptions(
                 server=server.url, hostname=HOST, sysfs_root=root, token=agent_token, physnets=physnets
             )
-            build_agent(options).run_once()
+            with build_agent(options) as agent:
+                agent.run_once()
             keystone.register_accelerator(server.url + "/accelerator/v2")
             admin = httpx.Client(base_url=server.url, headers={"X-Auth-Token": keystone.token("a-admin")})
             for name, groups in {

@@ -47,7 +47,8 @@ def test_cyborg_tempest_plugin_api_tests(
         shutil.copytree(FIXTURES / "dfl-fpga", root, symlinks=True)
         agent_token = server.token("agents", "agent", host="compute-1")
         options = AgentOptions(server=server.url, hostname="compute-1", sysfs_root=root, token=agent_token)
-        assert build_agent(options).run_once().skipped == []
+        with build_agent(options) as agent:
+            assert agent.run_once().skipped == []
         keystone.register_accelerator(server.url + "/accelerator/v2")
         # The catalog as tempest will read it reaches Accord.
         assert httpx.get(server.url + "/accelerator/v2").status_code == 200

@@ -162,3 +162,14 @@ class Agent:
     def stop(self) -> None:
         self.stopping.set()
         self._wake.set()
+
+    def close(self) -> None:
+        """Stop, and close the connection to the server."""
+        self.stop()
+        self.reporter.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -230,15 +230,16 @@ def agent(
     except ValueError as exc:  # a bad allow-list entry
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    if once:
-        try:
-            result = runner.run_once()
-        except (ServerUnreachable, ServerRefused) as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
-        typer.echo(f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped")
-        return
-    runner.run_forever()
+    with runner:
+        if once:
+            try:
+                result = runner.run_once()
+            except (ServerUnreachable, ServerRefused) as exc:
+                typer.secho(f"error: {exc}", fg="red", err=True)
+                raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
+            typer.echo(f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped")
+            return
+        runner.run_forever()
 
 
 @token_app.command("create")
