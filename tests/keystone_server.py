@@ -44,18 +44,17 @@ the implied roles (a member's token lists `member` and `reader`); setup takes ~1
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
+from tests.gunicorn_server import GunicornService, require_venv
 from tests.live_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -138,99 +137,26 @@ PROJECTS = [
 
 
 def _require_venv() -> None:
-    missing = [p for p in (KEYSTONE_BIN / "gunicorn", KEYSTONE_BIN / "keystone-manage") if not p.exists()]
-    if missing:
-        raise RuntimeError(
-            f"OpenStack Keystone is not installed ({', '.join(map(str, missing))} missing): "
-            "run `make keystone` at the repository root first"
-        )
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
+    require_venv("Keystone", "keystone", [KEYSTONE_BIN / "gunicorn", KEYSTONE_BIN / "keystone-manage"])
 
 
 @dataclass
-class KeystoneProcess:
+class KeystoneProcess(GunicornService):
     """One gunicorn serving Keystone with the given config file."""
 
-    port: int
-    config_file: Path
-    log_path: Path
-    start_timeout: float = 60
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    what: ClassVar[str] = "Keystone"
+    health_path: ClassVar[str] = "/v3"
+    config_file: Path = Path()
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "OS_KEYSTONE_CONFIG_FILES": str(self.config_file)}
 
-    def start(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            raise RuntimeError(f"Keystone is already running at {self.url}")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(KEYSTONE_BIN / "gunicorn"),
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "1",
-                    "--graceful-timeout",
-                    "5",
-                    # The default control socket is one path per user: two Keystones would clash.
-                    "--no-control-socket",
-                    "--pythonpath",
-                    str(self.config_file.parent),
-                    f"{WSGI_SHIM}:application",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_until_up()
-        except BaseException:
-            self.stop()
-            raise
+    def gunicorn(self) -> Path:
+        return KEYSTONE_BIN / "gunicorn"
 
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def _wait_until_up(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"Keystone (gunicorn) exited with {self.process.returncode}; "
-                    f"log tail ({self.log_path}):\n{_tail(self.log_path)}"
-                )
-            try:
-                if httpx.get(self.url + "/v3", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"Keystone did not answer GET /v3 at {self.url} within {self.start_timeout}s; "
-            f"log tail ({self.log_path}):\n{_tail(self.log_path)}"
-        )
+    def app_args(self) -> list[str]:
+        return ["--pythonpath", str(self.config_file.parent), f"{WSGI_SHIM}:application"]
 
 
 def _manage(config_file: Path, *args: str) -> None:
@@ -420,7 +346,9 @@ class KeystoneCloud:
         """Another Keystone on the same data and keys whose tokens expire after `expiration_s`;
         `issue(..., base_url=issuer.url)` gets one."""
         config_file = _write_config(self.tmp_dir, f"keystone-{expiration_s}s.conf", expiration_s)
-        issuer = KeystoneProcess(free_port(), config_file, self.tmp_dir / f"keystone-{expiration_s}s.log")
+        issuer = KeystoneProcess(
+            free_port(), self.tmp_dir / f"keystone-{expiration_s}s.log", config_file=config_file
+        )
         issuer.start()
         try:
             yield issuer
@@ -498,7 +426,7 @@ def keystone_cloud(
         "--bootstrap-region-id",
         REGION,
     )
-    cloud = KeystoneCloud(KeystoneProcess(port, config_file, tmp_dir / "keystone.log"), tmp_dir)
+    cloud = KeystoneCloud(KeystoneProcess(port, tmp_dir / "keystone.log", config_file=config_file), tmp_dir)
     try:
         cloud.start()
         cloud._populate()

@@ -16,7 +16,7 @@ import pytest
 from accord.store.db import Database
 from tests.compat.hardware import Hardware, report_fpga_host
 from tests.conftest import BACKENDS, _wipe
-from tests.keystone_server import KeystoneCloud, keystone  # noqa: F401
+from tests.keystone_server import KeystoneCloud
 from tests.live_server import LiveServer, live_server
 
 
@@ -72,7 +72,7 @@ def keystone_accord(
 @pytest.fixture(scope="module", params=BACKENDS)
 def accord(
     request: pytest.FixtureRequest,
-    keystone: KeystoneCloud,  # noqa: F811
+    keystone: KeystoneCloud,
     migrated: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[KeystoneAccord]:

@@ -21,8 +21,8 @@ GOOD = vpd_image("Adapter", {"PN": "P1", "SN": "SN-12345", "V0": "x"})
 
 
 def handles(root: Path, physnets: dict[str, str] | None = None) -> list[dict[str, str]]:
-    driver = SriovNicDriver(RecordingKernel(root), DriverConfig(physnets=physnets or {}))
-    return [h.attach_info for d in driver.discover(root) for h in d.deployables[0].attach_handles]
+    driver = SriovNicDriver(root, RecordingKernel(root), DriverConfig(physnets=physnets or {}))
+    return [h.attach_info for d in driver.discover() for h in d.deployables[0].attach_handles]
 
 
 def test_vpd_serial_number_and_read_only_fields() -> None:
