@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/discovery.py
+	$(BIN)/python bench/program_wait.py
 
 clean:
 	rm -rf $(VENV) $(PLACEMENT_VENV) .pytest_cache .mypy_cache .ruff_cache
