@@ -3,7 +3,10 @@ a re-claim, old reported entries are dropped, and an unreadable journal never st
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from accord.agent.executor import Outcome
 from accord.agent.journal import OperationJournal
@@ -51,3 +54,14 @@ def test_without_a_file_it_remembers_in_memory(tmp_path: Path) -> None:
     journal.started("a", "program", 1)
     assert journal.get("a") is not None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_journal_keeps_the_memory_of_this_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    journal = OperationJournal(tmp_path / "not-a-dir" / "j.json")
+    with caplog.at_level(logging.ERROR, logger="accord.agent.journal"):
+        journal.started("a", "firmware", 1)
+    assert journal.get("a") is not None
+    assert any("cannot write operation journal" in r.getMessage() for r in caplog.records)

@@ -71,13 +71,17 @@ class OperationJournal:
         reported = [uuid for uuid, entry in self._entries.items() if entry.reported]
         for uuid in reported[: max(0, len(reported) - self.keep_finished)]:
             del self._entries[uuid]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(self.path.name + ".tmp")
-        with temp.open("w") as out:
-            json.dump({uuid: asdict(entry) for uuid, entry in self._entries.items()}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_name(self.path.name + ".tmp")
+            with temp.open("w") as out:
+                json.dump({uuid: asdict(entry) for uuid, entry in self._entries.items()}, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.path)
+        except OSError as exc:
+            # The memory of this run still holds; only a restart would forget what it started.
+            log.error("cannot write operation journal %s: %s", self.path, exc)
 
     def get(self, uuid: str) -> Entry | None:
         with self._lock:

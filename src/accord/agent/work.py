@@ -158,16 +158,18 @@ class OperationWorkers:
                 job.thread.start()
 
     def _work(self, job: Job) -> None:
+        outcome = Outcome(False, error="the agent's worker stopped unexpectedly")
         try:
             outcome = self.execute(job.operation)
         except Exception as exc:  # the executor reports failures itself; this is a bug's net
             log.exception("operation %s crashed the worker", job.uuid)
             outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
-        # Written down before anyone hears of it: a restart from here on reports, never reruns.
-        self.journal.finished(job.uuid, outcome, job.attempt)
-        job.outcome = outcome
-        job.done.set()
-        self.wake.set()
+        finally:
+            # Written down before anyone hears of it: a restart from here on reports, never reruns.
+            self.journal.finished(job.uuid, outcome, job.attempt)
+            job.outcome = outcome
+            job.done.set()
+            self.wake.set()
 
     def reap(self) -> int:
         """Report what finished; start what waited for its device. Returns how many finished."""
