@@ -17,6 +17,7 @@ absent or None never matches, so `project_id:%(project_id)s` fails for a caller 
 from __future__ import annotations
 
 import ast
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,9 @@ class PolicyError(ValueError):
     """A check string or policy file Accord cannot use."""
 
 
-class Check:
-    def __call__(self, creds: Credentials, target: Target, rules: RuleLookup, depth: int = 0) -> bool:
-        raise NotImplementedError
+class Check(ABC):
+    @abstractmethod
+    def __call__(self, creds: Credentials, target: Target, rules: RuleLookup, depth: int = 0) -> bool: ...
 
     def references(self) -> set[str]:
         return set()
