@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -31,7 +32,7 @@ def require_venv(what: str, make_target: str, executables: list[Path]) -> None:
 
 
 @dataclass
-class GunicornService:
+class GunicornService(ABC):
     """Subclasses name the service, its venv's gunicorn, its WSGI arguments and environment."""
 
     what: ClassVar[str]
@@ -50,12 +51,13 @@ class GunicornService:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
+    @abstractmethod
     def gunicorn(self) -> Path:
-        raise NotImplementedError
+        """The service venv's gunicorn."""
 
+    @abstractmethod
     def app_args(self) -> list[str]:
         """The WSGI application (and e.g. `--pythonpath`), after gunicorn's common options."""
-        raise NotImplementedError
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
