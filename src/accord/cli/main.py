@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from accord.cli import catalog, resources
+from accord.cli import catalog, resources, rollouts
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
@@ -32,6 +32,7 @@ app.add_typer(resources.quota_app, name="quota")
 app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
+app.add_typer(rollouts.firmware_app, name="firmware")
 app.add_typer(policy_app, name="policy")
 
 ConfigOption = Annotated[
