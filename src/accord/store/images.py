@@ -286,6 +286,11 @@ def check_deletable(session: Session, image: Image) -> None:
     region = session.scalar(select(Deployable.name).where(Deployable.bitstream_id == image.uuid).limit(1))
     if region is not None:
         raise InUse(f"Image {image.uuid} is loaded in region {region}; it cannot be deleted.")
+    rollout = unfinished_using_image(session, image.id)
+    if rollout is not None:
+        raise InUse(
+            f"Image {image.uuid} is being rolled out by firmware rollout {rollout}; it cannot be deleted."
+        )
     busy = session.scalar(
         select(Operation.uuid)
         .where(Operation.image_id == image.id, Operation.state.in_(("pending", "running")))
@@ -293,11 +298,6 @@ def check_deletable(session: Session, image: Image) -> None:
     )
     if busy is not None:
         raise InUse(f"Image {image.uuid} is used by operation {busy}; it cannot be deleted now.")
-    rollout = unfinished_using_image(session, image.id)
-    if rollout is not None:
-        raise InUse(
-            f"Image {image.uuid} is being rolled out by firmware rollout {rollout}; it cannot be deleted."
-        )
     if image.kind == "firmware" and image.state == "approved" and image.version:
         device = session.scalar(select(Device.uuid).where(Device.firmware_version == image.version).limit(1))
         if device is not None:

@@ -108,6 +108,14 @@ def _intel(src: HeaderSource) -> FirmwareFacts:
                 "intel-secure-update", f"metadata of {length} bytes exceeds {MAX_GBS_PREFIX}"
             )
         start = len(GBS_MAGIC) + 4 + length
+    if start and (
+        start + 4 > src.size
+        or struct.unpack("<I", src.read("gbs", start, 4, "magic"))[0] != INTEL_BLOCK0_MAGIC
+    ):
+        raise ImageFormatError(
+            "intel-secure-update",
+            "a .gbs bitstream with no secure-update block 0 after its metadata, not firmware",
+        )
     block0 = src.read("intel-secure-update", start, INTEL_BLOCK0.size, "block 0")
     magic, length, contype, _, _, _, _ = INTEL_BLOCK0.unpack(block0)
     if magic != INTEL_BLOCK0_MAGIC:
