@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `make run` needs: Accord and its runtime dependencies only (no dev tools), with pip's progress.
+RUN_STAMP := $(VENV)/.installed-run
 # A real OpenStack Placement for the integration tests (tests/placement_server.py), in its own venv:
 # its oslo.* pins would clash with Accord's own dependencies.
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
@@ -28,6 +30,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+		echo "$(VENV) already has Accord (make install)"; \
+	else \
+		echo "Installing Accord and its runtime dependencies into $(VENV) (the dev tools come with make install)"; \
+		[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/pip install --upgrade --progress-bar on pip && \
+		$(BIN)/pip install --progress-bar on -e . || exit 1; \
+	fi
+	touch $(RUN_STAMP)
 
 $(PLACEMENT_STAMP):
 	$(PYTHON) -m venv $(PLACEMENT_VENV)
@@ -61,7 +74,7 @@ $(NOVA_STAMP):
 
 nova: $(NOVA_STAMP)
 
-run: install
+run: $(RUN_STAMP)
 	$(BIN)/accord up $(RUN_ARGS)
 
 lint: install

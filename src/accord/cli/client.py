@@ -122,10 +122,19 @@ class Client:
 
         table = Table(title=title)
         for column in columns:
-            table.add_column(column)
+            # uuids are copied into the next command: never fold or cut them
+            whole = column.endswith("uuid") or column == "sha256"
+            table.add_column(column, no_wrap=whole, min_width=36 if whole else None)
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
         console().print(table)
+
+    def report(self, data: dict[str, Any], message: str) -> None:
+        """The outcome of a command with no resource to show (a delete: the deleted ids)."""
+        if self.as_json:
+            console().print_json(json.dumps(data))
+        else:
+            console().print(message, highlight=False, soft_wrap=True)
 
     def show_record(self, data: dict[str, Any]) -> None:
         if self.as_json:
