@@ -32,6 +32,7 @@ from accord.api.routes import (
     deployables,
     device_profiles,
     devices,
+    firmware_rollouts,
     hosts,
     images,
     operations,
@@ -45,6 +46,7 @@ from accord.config import Settings
 from accord.nova import NovaNotifier
 from accord.reconcile import Reconciler
 from accord.schemas.inventory import Heartbeat, InventorySnapshot
+from accord.services.app import Services
 from accord.store.db import Database
 from accord.store.providers import SchedulerCache, choose_deployables
 
@@ -89,6 +91,12 @@ ROUTES: list[Route] = [
     Route(
         "POST", "/v2/devices/{device_uuid}/firmware", devices.flash_firmware, 202, body=schemas.FirmwareFlash
     ),
+    Route("GET", "/v2/firmware_rollouts", firmware_rollouts.list_),
+    Route("POST", "/v2/firmware_rollouts", firmware_rollouts.create, 201, body=schemas.FirmwareRolloutCreate),
+    Route("GET", "/v2/firmware_rollouts/{rollout_uuid}", firmware_rollouts.show),
+    Route("POST", "/v2/firmware_rollouts/{rollout_uuid}/pause", firmware_rollouts.pause),
+    Route("POST", "/v2/firmware_rollouts/{rollout_uuid}/resume", firmware_rollouts.resume),
+    Route("POST", "/v2/firmware_rollouts/{rollout_uuid}/abort", firmware_rollouts.abort),
     Route("GET", "/v2/deployables", deployables.list_),
     Route("GET", "/v2/deployables/{deployable_uuid}", deployables.show),
     Route(
@@ -174,6 +182,16 @@ def blob_sweep_pass(db: Database, settings: Settings) -> Callable[[], object]:
     return blob_sweep
 
 
+def rollout_pass(services: Services) -> Callable[[], object]:
+    """Firmware campaigns advance on the reconcile tick (services/rollouts.py)."""
+    from accord.services.rollouts import advance_all
+
+    def firmware_rollouts() -> object:
+        return advance_all(services)
+
+    return firmware_rollouts
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
     scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
@@ -193,7 +211,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         reconciler = None
-        passes = [blob_sweep_pass(state.db, settings)]
+        passes = [blob_sweep_pass(state.db, settings), rollout_pass(state)]
         if settings.placement_url:
             passes.append(placement_pass(state.db, settings))
         if settings.reconcile_interval_s > 0:

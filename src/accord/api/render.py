@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accord.domain.arq import ARQState
+from accord.domain.rollout import counts
 from accord.store.models import (
     AcceleratorRequest,
     Attribute,
@@ -14,6 +15,7 @@ from accord.store.models import (
     Deployable,
     Device,
     DeviceProfile,
+    FirmwareRollout,
     Host,
     Image,
     Operation,
@@ -201,4 +203,35 @@ def audit_event(row: AuditEvent) -> dict[str, Any]:
         "image_sha256": row.image_sha256,
         "outcome": row.outcome,
         "detail": row.detail or {},
+    }
+
+
+def firmware_rollout(base: str, row: FirmwareRollout) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "image_uuid": row.image_uuid,
+        "state": row.state,
+        "reason": row.reason,
+        "canary": row.canary,
+        "wave": int(row.wave) if row.wave.isdigit() else row.wave,
+        "max_failures": row.max_failures,
+        "in_use": row.in_use,
+        "current_wave": row.current_wave,
+        "waves": 1 + max((d.wave for d in row.devices), default=0),
+        "selector": row.selector,
+        "counts": counts([d.step for d in row.devices]),
+        "devices": [
+            {
+                "device_uuid": d.device_uuid,
+                "host": d.hostname,
+                "wave": d.wave,
+                "state": d.step,
+                "reason": d.reason,
+                "operation_uuid": d.operation_uuid,
+            }
+            for d in row.devices
+        ],
+        "requested_by": row.requested_by,
+        **_stamps(row),
+        "links": self_link(base, "firmware_rollouts", row.uuid),
     }

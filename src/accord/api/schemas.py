@@ -19,12 +19,14 @@ from pydantic import (
     StrictBool,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 
 from accord.domain.arq import PatchPlan, parse_patch
 from accord.domain.device_profile import ProfileSpec, parse_profile
 from accord.domain.errors import InvalidInput
+from accord.domain.rollout import DEFAULT_CANARY, DEFAULT_WAVE, MAX_DEVICES, parse_wave
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -168,6 +170,37 @@ class FirmwareFlash(Strict):
     what: ClassVar[str] = "firmware request"
     image_uuid: str = Field(description="An approved firmware image")
     force: bool = Field(default=False, description="Allow a downgrade or a re-flash of the same version")
+
+
+class RolloutSelector(Strict):
+    what: ClassVar[str] = "device selector"
+    host: str | None = Field(default=None, max_length=255, description="Devices of this host")
+    vendor: str | None = Field(default=None, max_length=16, description="PCI vendor id, e.g. 8086")
+    model: str | None = Field(default=None, max_length=255, description="Device model (any case)")
+    type: str | None = Field(default=None, max_length=16, description="FPGA, GPU, QAT, NIC, …")
+
+
+class FirmwareRolloutCreate(Strict):
+    """A firmware campaign: an approved image onto the devices named or selected, in waves."""
+
+    what: ClassVar[str] = "firmware rollout"
+    image_uuid: str = Field(description="An approved firmware image")
+    device_uuids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_DEVICES)
+    selector: RolloutSelector | None = None
+    canary: int = Field(default=DEFAULT_CANARY, ge=0, description="Devices flashed first, alone (wave 0)")
+    wave: int | str = Field(
+        default=DEFAULT_WAVE, description='Devices per later wave: a number >= 1 or a percentage ("25%")'
+    )
+    max_failures: int = Field(default=0, ge=0, description="Failures tolerated before the campaign stops")
+    in_use: Literal["wait", "skip"] = Field(
+        default="skip", description="A device whose handles are in use: wait for them, or skip it"
+    )
+
+    @field_validator("wave")
+    @classmethod
+    def _wave(cls, value: int | str) -> int | str:
+        parse_wave(value)
+        return value
 
 
 class ProgramImage(Strict):

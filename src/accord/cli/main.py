@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from accord.cli import catalog, resources, samples
+from accord.cli import catalog, resources, rollouts, samples
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
@@ -53,6 +53,7 @@ catalog.image_app.command("sample")(samples.image_sample)
 app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
+app.add_typer(rollouts.firmware_app, name="firmware")
 app.add_typer(policy_app, name="policy")
 
 ConfigOption = Annotated[

@@ -191,6 +191,27 @@ ACCORD_RULES = [
         "Flash firmware onto a drained device",
         "POST /v2/devices/{uuid}/firmware",
     ),
+    _api(
+        "firmware_rollout:get",
+        "accord:firmware_rollout:get",
+        ADMIN,
+        "List and show firmware rollouts",
+        "GET /v2/firmware_rollouts[/{uuid}]",
+    ),
+    _api(
+        "firmware_rollout:create",
+        "accord:firmware_rollout:create",
+        ADMIN,
+        "Start a firmware rollout",
+        "POST /v2/firmware_rollouts",
+    ),
+    _api(
+        "firmware_rollout:update",
+        "accord:firmware_rollout:update",
+        ADMIN,
+        "Pause, resume or abort a firmware rollout",
+        "POST /v2/firmware_rollouts/{uuid}/pause|resume|abort",
+    ),
     _api("host:get", "accord:host:get", ADMIN, "List and show hosts", "GET /v2/hosts[/{name}]"),
     _api(
         "host:report",

@@ -22,7 +22,8 @@ from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, De
 from accord.store.operations import SUCCEEDED, queue_operation
 
 
-def _firmware_image(session: Session, image_uuid: object) -> Image:
+def firmware_image(session: Session, image_uuid: object) -> Image:
+    """The approved, versioned firmware image a flash or a rollout names."""
     if not isinstance(image_uuid, str) or not looks_like_uuid(image_uuid):
         raise InvalidInput("'image_uuid' must be the uuid of an approved firmware image.")
     image = session.scalar(select(Image).where(Image.uuid == image_uuid.lower()))
@@ -45,27 +46,35 @@ def _check_drained(session: Session, device: Device) -> None:
         raise Conflict(
             f"Device {device.uuid} is enabled; disable it first so nothing new binds while it is flashed."
         )
+    if handles_in_use(session, device):
+        raise Conflict(f"Device {device.uuid} still has attach handles in use; release them before flashing.")
+    busy = operation_in_progress(session, device)
+    if busy is not None:
+        raise Conflict(f"Device {device.uuid} has operation {busy} in progress.")
+
+
+def handles_in_use(session: Session, device: Device) -> bool:
     in_use = session.scalar(
         select(AttachHandle.id)
         .join(Deployable, Deployable.id == AttachHandle.deployable_id)
         .where(Deployable.device_id == device.id, AttachHandle.in_use.is_(True))
         .limit(1)
     )
-    if in_use is not None:
-        raise Conflict(f"Device {device.uuid} still has attach handles in use; release them before flashing.")
-    busy = session.scalar(
+    return in_use is not None
+
+
+def operation_in_progress(session: Session, device: Device) -> str | None:
+    return session.scalar(
         select(Operation.uuid)
         .where(Operation.device_id == device.id, Operation.state.in_(("pending", "running")))
         .limit(1)
     )
-    if busy is not None:
-        raise Conflict(f"Device {device.uuid} has operation {busy} in progress.")
 
 
 def request_flash(
     session: Session, device: Device, image_uuid: str, force: bool, requested_by: str | None
 ) -> Operation:
-    image = _firmware_image(session, image_uuid)
+    image = firmware_image(session, image_uuid)
     _check_drained(session, device)
     current = device.firmware_version
     check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)

@@ -20,6 +20,7 @@ from accord.domain.image import KINDS, STATES, ImageState, check_approve, check_
 from accord.images.formats.detect import check_declared
 from accord.images.formats.model import ImageContradiction, ImageFormatError, ParsedImage, canonical_uuid
 from accord.store.models import Deployable, Device, Image, Operation, TrustedKey
+from accord.store.rollouts import unfinished_using_image
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TEXT_FIELDS = {"name": 255, "vendor": 64, "version": 128, "target": 255, "signature": 512}
@@ -254,6 +255,11 @@ def check_deletable(session: Session, image: Image) -> None:
     )
     if busy is not None:
         raise InUse(f"Image {image.uuid} is used by operation {busy}; it cannot be deleted now.")
+    rollout = unfinished_using_image(session, image.id)
+    if rollout is not None:
+        raise InUse(
+            f"Image {image.uuid} is being rolled out by firmware rollout {rollout}; it cannot be deleted."
+        )
     if image.kind == "firmware" and image.state == "approved" and image.version:
         device = session.scalar(select(Device.uuid).where(Device.firmware_version == image.version).limit(1))
         if device is not None:

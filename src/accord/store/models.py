@@ -252,3 +252,50 @@ class Quota(Timestamped, Base):
     project_id: Mapped[str] = mapped_column(String(255))
     resource_class: Mapped[str] = mapped_column(String(255))
     limit: Mapped[int] = mapped_column(Integer)
+
+
+class FirmwareRollout(Timestamped, Base):
+    """A firmware campaign over many devices, in waves; advanced by the reconciler (state only here)."""
+
+    __tablename__ = "firmware_rollouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    image_uuid: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    canary: Mapped[int] = mapped_column(Integer, default=1)
+    wave: Mapped[str] = mapped_column(String(8), default="25%")  # "N" devices or "N%"
+    max_failures: Mapped[int] = mapped_column(Integer, default=0)
+    in_use: Mapped[str] = mapped_column(String(8), default="skip")  # wait | skip
+    current_wave: Mapped[int] = mapped_column(Integer, default=0)
+    selector: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed or was aborted
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    devices: Mapped[list[RolloutDevice]] = relationship(
+        back_populates="rollout",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="RolloutDevice.position",
+    )
+
+
+class RolloutDevice(Timestamped, Base):
+    """One device of a campaign: its wave, its step, and the one operation that flashed it."""
+
+    __tablename__ = "firmware_rollout_devices"
+    __table_args__ = (UniqueConstraint("rollout_id", "device_uuid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(
+        ForeignKey("firmware_rollouts.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    operation_uuid: Mapped[str | None] = mapped_column(String(36))
+    # Only a device the campaign disabled itself is enabled again afterwards.
+    was_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    rollout: Mapped[FirmwareRollout] = relationship(back_populates="devices")
