@@ -21,7 +21,7 @@ TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
 NOVA_VENV := .venv-nova
 NOVA_STAMP := $(NOVA_VENV)/.installed
 
-.PHONY: install placement keystone tempest nova run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova chromium run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ $(NOVA_STAMP):
 
 nova: $(NOVA_STAMP)
 
+# Debian's Chromium and its driver, for the console's browser test (tests/console/).
+chromium:
+	@[ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
 run: $(RUN_STAMP)
 	$(BIN)/accord up $(RUN_ARGS)
 
@@ -85,10 +90,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement keystone tempest nova
+pytest: install placement keystone tempest nova chromium
 	$(BIN)/pytest
 
-test: placement keystone tempest nova lint typecheck pytest
+test: placement keystone tempest nova chromium lint typecheck pytest
 
 bench: install keystone
 	$(BIN)/python bench/api.py
