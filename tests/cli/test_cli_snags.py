@@ -26,10 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path / "srv", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    ) as srv:
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    # CLI behaviour, not storage: the embedded SQLite of the data directory is enough
+    with live_server(tmp_path / "srv", "", auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}) as srv:
         httpx.post(
             f"{srv.url}/v2/hosts/host-a/inventory", json=fpga_host_snapshot("host-a"), headers=ADMIN
         ).raise_for_status()

@@ -15,12 +15,19 @@ from fastapi.testclient import TestClient
 from accord.api.app import create_app
 from accord.config import Settings
 from accord.store.db import Database
+from accord.store.migrate import upgrade
 from tests.live_server import LiveServer, live_server
 from tests.scenarios import fpga_host_snapshot
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "srv", "", auth="token") as srv:  # SQLite in the data directory
+        yield srv
+
+
+@pytest.fixture
+def server_on_each_store(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
     with live_server(tmp_path / "srv", database_url, auth="token") as srv:
         yield srv
 
@@ -81,7 +88,9 @@ def test_pages_ask_the_apis_policy(server: LiveServer) -> None:
     assert reader.get("/console/arqs").status_code == 200  # members see their own requests
 
 
-def test_actions_need_the_forms_csrf_token_and_this_origin(server: LiveServer) -> None:
+def test_actions_need_the_forms_csrf_token_and_this_origin(server_on_each_store: LiveServer) -> None:
+    """Also every page's queries on both stores, with a device on its host."""
+    server = server_on_each_store
     admin = {
         "Authorization": f"Bearer {server.token('admin', 'admin')}",
         "OpenStack-API-Version": "accelerator 2.3",
@@ -105,6 +114,11 @@ def test_actions_need_the_forms_csrf_token_and_this_origin(server: LiveServer) -
     assert done.status_code == 303
     assert done.headers["location"].startswith(f"/console/devices/{device['uuid']}?notice=")
     assert status() == "maintaining"
+    for page in ("/console", f"/console/devices/{device['uuid']}", "/console/arqs", "/console/operations"):
+        assert browser.get(page).status_code == 200, page
+    for page in ("/console/rollouts", "/console/images", "/console/audit?action=device"):
+        assert browser.get(page).status_code == 200, page
+    assert "device.disable" in browser.get(f"/console/devices/{device['uuid']}").text
     # a refusal comes back as the page's error, the reason in words
     again = browser.post(f"/console/images/{'0' * 8}-0000-0000-0000-{'0' * 12}/approve", data={"csrf": csrf})
     assert again.status_code == 303 and "error=" in again.headers["location"]
@@ -114,9 +128,11 @@ def test_actions_need_the_forms_csrf_token_and_this_origin(server: LiveServer) -
     assert away.headers["location"].startswith("/console/devices/")
 
 
-def test_noauth_console_answers_on_loopback_only(tmp_path: Path, database_url: str) -> None:
+def test_noauth_console_answers_on_loopback_only(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'accord.sqlite'}"
     settings = Settings(data_dir=tmp_path, database_url=database_url, reconcile_interval_s=0)
     db = Database(database_url)
+    upgrade(db.engine)
     try:
         with TestClient(create_app(settings, db)) as remote:  # its peer is "testclient", not loopback
             refused = remote.get("/console")
@@ -124,7 +140,7 @@ def test_noauth_console_answers_on_loopback_only(tmp_path: Path, database_url: s
             assert "loopback" in refused.text
     finally:
         db.dispose()
-    with live_server(tmp_path / "srv", database_url, auth="noauth") as srv:
+    with live_server(tmp_path / "srv", "", auth="noauth") as srv:
         page = httpx.get(f"{srv.url}/console")
         assert page.status_code == 200
         assert "Content-Security-Policy" in page.headers

@@ -17,16 +17,28 @@ from accord.config import ConfigError, Settings, load_settings
 
 
 class JsonAnywhere(TyperGroup):
-    """`--json` is a global option, but people type it after the subcommand too
-    (`accord device list --json`): move it to the front before Click parses the line.
+    """`--json` and `--field NAME` are global options, but people type them after the subcommand
+    too (`accord device list --json`): move them to the front before Click parses the line.
     Arguments after a `--` are left alone."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer may vendor click
         end = args.index("--") if "--" in args else len(args)
-        head, tail = args[:end], args[end:]
-        if "--json" in head[1:]:
-            head = ["--json", *(a for a in head if a != "--json")]
-        return super().parse_args(ctx, head + tail)
+        front: list[str] = []
+        rest: list[str] = []
+        position = 0
+        while position < end:
+            arg = args[position]
+            if position > 0 and arg == "--json":
+                front.append(arg)
+            elif position > 0 and arg == "--field" and position + 1 < end:
+                front += [arg, args[position + 1]]
+                position += 1
+            elif position > 0 and arg.startswith("--field="):
+                front.append(arg)
+            else:
+                rest.append(arg)
+            position += 1
+        return super().parse_args(ctx, front + rest + args[end:])
 
 
 app = typer.Typer(
@@ -68,8 +80,11 @@ def main(
     url: Annotated[str | None, typer.Option(help="Accord API URL (ACCORD_URL)")] = None,
     token: Annotated[str | None, typer.Option(help="Bearer token (ACCORD_TOKEN)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    field: Annotated[
+        str | None, typer.Option("--field", help="Print only this field, one value a line (for scripts)")
+    ] = None,
 ) -> None:
-    ctx.obj = Client.from_options(url, token, as_json)
+    ctx.obj = Client.from_options(url, token, as_json, field)
 
 
 def _client(ctx: typer.Context) -> Client:

@@ -178,9 +178,15 @@ def device_disable(ctx: typer.Context, device_uuid: str) -> None:
 
 
 @deployable_app.command("list")
-def deployable_list(ctx: typer.Context) -> None:
+def deployable_list(
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Option(help="Only this device's deployables (device uuid)")] = None,
+) -> None:
     c = client(ctx)
-    c.show(c.call("GET", "/v2/deployables")["deployables"], DEPLOYABLE_COLUMNS)
+    rows = c.call("GET", "/v2/deployables")["deployables"]
+    if device:
+        rows = [r for r in rows if r["device_id"] == device]
+    c.show(rows, DEPLOYABLE_COLUMNS)
 
 
 @deployable_app.command("show")
