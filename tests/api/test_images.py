@@ -94,7 +94,7 @@ def test_declared_sha256_must_match_the_upload(api: Api) -> None:
     assert "declared" in r.json()["error_message"]
 
 
-def test_firmware_needs_a_version_and_skips_format_parsing(api: Api) -> None:
+def test_firmware_needs_a_version(api: Api) -> None:
     r = api.post("/v2/images", json={"name": "fw", "kind": "firmware"})
     assert r.status_code == 400
     assert "version" in r.json()["error_message"]

@@ -79,7 +79,7 @@ def test_upgrade_verified_then_failed_flash_restores(rig: Rig) -> None:
     assert card_version(rig) == "2.0.0"
     assert health(rig)["firmware_version"] == "2.0.0"
 
-    broken = firmware_image(rig, "3.0.0", data=b"not a firmware image at all")
+    broken = firmware_image(rig, "3.0.0", data=build_sim_firmware("3.0.0", corrupt=True))
     assert flash(rig, broken)[0] == 202
     assert rig.agent.run_operations() == 1
     op = rig.admin.get("/v2/operations?state=failed").json()["operations"][0]
@@ -98,7 +98,7 @@ def test_upgrade_verified_then_failed_flash_restores(rig: Rig) -> None:
 
 def test_failed_flash_with_nothing_to_restore_quarantines(rig: Rig) -> None:
     rig.admin.post(f"/v2/devices/{device_uuid(rig)}/disable")
-    broken = firmware_image(rig, "9.9.9", data=b"\x00" * 64)
+    broken = firmware_image(rig, "9.9.9", data=build_sim_firmware("9.9.9", corrupt=True))
     assert flash(rig, broken)[0] == 202
     assert rig.agent.run_operations() == 1
     state = health(rig)

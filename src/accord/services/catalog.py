@@ -14,6 +14,7 @@ from accord.domain.errors import BadState, InvalidInput
 from accord.domain.image import ImageState, check_upload
 from accord.images.blobstore import BlobNotFound, BlobStore
 from accord.images.formats.detect import detect_and_parse
+from accord.images.formats.firmware import FirmwareFacts, parse_firmware_file
 from accord.images.formats.model import ImageFormatError, ParsedImage
 from accord.services.app import Services
 from accord.store import audit, images, keys
@@ -46,6 +47,13 @@ def parse_blob(path: str) -> tuple[ParsedImage | None, str | None]:
         return None, images.format_error_text(exc)
 
 
+def parse_firmware_blob(path: str) -> tuple[FirmwareFacts | None, str | None]:
+    try:
+        return parse_firmware_file(path), None
+    except ImageFormatError as exc:
+        return None, images.format_error_text(exc)
+
+
 def finish_upload(
     services: Services, ctx: RequestContext, image_uuid: str, staging: str, size: int, sha256: str
 ) -> Image:
@@ -54,10 +62,13 @@ def finish_upload(
     the image (kept, audited) and answer 400."""
     store = blobs(services)
     parsed, format_error = parse_blob(str(store.path(staging)))
+    firmware, firmware_error = parse_firmware_blob(str(store.path(staging)))
     with services.db.write() as session:
         row = images.get_image_for_update(session, image_uuid)
         check_upload(row.uuid, row.state)
-        reason = images.finish_upload(session, row, size, sha256, parsed, format_error)
+        reason = images.finish_upload(
+            session, row, size, sha256, parsed, format_error, firmware, firmware_error
+        )
         if reason is None:
             os.replace(store.path(staging), store.path(row.uuid))
         outcome = "refused" if reason else "success"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InvalidInput, NotFound
-from accord.domain.firmware import check_flash_allowed
+from accord.domain.firmware import DeviceIdentity, FirmwareTarget, check_flash_allowed, check_target
 from accord.domain.image import check_usable
 from accord.domain.operation import FLASH_INTERRUPTED
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Device, Image, Operation
@@ -39,6 +39,10 @@ def firmware_image(session: Session, image_uuid: object) -> Image:
             f"Firmware image {image.uuid} declares no version, so the flash could not be verified."
         )
     return image
+
+
+def identity(device: Device) -> DeviceIdentity:
+    return DeviceIdentity(type=device.type, vendor=device.vendor, product=device.product, model=device.model)
 
 
 def _check_drained(session: Session, device: Device) -> None:
@@ -75,6 +79,7 @@ def request_flash(
     session: Session, device: Device, image_uuid: str, force: bool, requested_by: str | None
 ) -> Operation:
     image = firmware_image(session, image_uuid)
+    check_target(device.uuid, image.uuid, FirmwareTarget.from_facts(image.parsed), identity(device))
     _check_drained(session, device)
     current = device.firmware_version
     check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InUse, InvalidInput, NotFound
 from accord.domain.image import KINDS, STATES, ImageState, check_approve, check_reject, parse_kind
-from accord.images.formats.detect import check_declared
+from accord.images.formats.detect import VENDOR_ALIASES, check_declared
+from accord.images.formats.firmware import FirmwareFacts
 from accord.images.formats.model import ImageContradiction, ImageFormatError, ParsedImage, canonical_uuid
 from accord.store.models import Deployable, Device, Image, Operation, TrustedKey
 from accord.store.rollouts import unfinished_using_image
@@ -171,12 +172,17 @@ def finish_upload(
     sha256: str,
     parsed: ParsedImage | None,
     format_error: str | None,
+    firmware: FirmwareFacts | None = None,
+    firmware_error: str | None = None,
 ) -> str | None:
-    """Record what arrived; returns the reason when the bytes make the image rejected."""
+    """Record what arrived; returns the reason when the bytes make the image rejected. Bitstreams
+    are judged by `parsed`, firmware by `firmware` (the container the flash tools take)."""
     expected = (image.parsed or {}).get("declared_sha256")
     reason = None
     if expected and expected != sha256:
         reason = f"the upload has sha256 {sha256}, the record declared {expected}"
+    elif image.kind == "firmware":
+        reason = firmware_reason(image, firmware, firmware_error)
     elif format_error is not None:
         reason = format_error
     elif image.kind == "bitstream" and parsed is None:
@@ -194,11 +200,43 @@ def finish_upload(
         return reason
     image.state = ImageState.UPLOADED
     image.reject_reason = None
+    if image.kind == "firmware" and firmware is not None:
+        image.parsed = firmware.to_dict()
+        return None
     if parsed is not None:
         facts = parsed.to_dict()
         image.parsed = facts
         image.function_id = image.function_id or facts.get("function_id")
         image.vendor = image.vendor or facts.get("vendor")
+    return None
+
+
+FIRMWARE_FORMATS = (
+    "Intel secure-update image for fpgasupdate, Xilinx xsabin for xbmgmt, Accord simulated firmware"
+)
+FIRMWARE_VENDORS = {"8086": "intel", "10ee": "xilinx"}
+
+
+def firmware_reason(image: Image, facts: FirmwareFacts | None, error: str | None) -> str | None:
+    """Why uploaded firmware bytes reject the image: not a container a flash tool takes, broken,
+    or carrying a version or vendor other than the record declares."""
+    if error is not None:
+        return error
+    if facts is None:
+        return f"not a firmware format Accord can check ({FIRMWARE_FORMATS})"
+    if facts.version and image.version and facts.version != image.version:
+        return (
+            "the image contradicts its record: "
+            f"declared version {image.version!r} but the image says {facts.version!r}"
+        )
+    vendor = (image.vendor or "").lower().removeprefix("0x")
+    if vendor and facts.target_vendor:
+        expected = FIRMWARE_VENDORS[facts.target_vendor]
+        if vendor not in VENDOR_ALIASES[expected]:
+            return (
+                "the image contradicts its record: "
+                f"declared vendor {image.vendor!r} but the image says {expected!r}"
+            )
     return None
 
 
@@ -248,6 +286,11 @@ def check_deletable(session: Session, image: Image) -> None:
     region = session.scalar(select(Deployable.name).where(Deployable.bitstream_id == image.uuid).limit(1))
     if region is not None:
         raise InUse(f"Image {image.uuid} is loaded in region {region}; it cannot be deleted.")
+    rollout = unfinished_using_image(session, image.id)
+    if rollout is not None:
+        raise InUse(
+            f"Image {image.uuid} is being rolled out by firmware rollout {rollout}; it cannot be deleted."
+        )
     busy = session.scalar(
         select(Operation.uuid)
         .where(Operation.image_id == image.id, Operation.state.in_(("pending", "running")))
@@ -255,11 +298,6 @@ def check_deletable(session: Session, image: Image) -> None:
     )
     if busy is not None:
         raise InUse(f"Image {image.uuid} is used by operation {busy}; it cannot be deleted now.")
-    rollout = unfinished_using_image(session, image.id)
-    if rollout is not None:
-        raise InUse(
-            f"Image {image.uuid} is being rolled out by firmware rollout {rollout}; it cannot be deleted."
-        )
     if image.kind == "firmware" and image.state == "approved" and image.version:
         device = session.scalar(select(Device.uuid).where(Device.firmware_version == image.version).limit(1))
         if device is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InvalidInput, NotFound
+from accord.domain.firmware import FirmwareTarget, target_mismatch
 from accord.domain.rollout import (
     DEFAULT_CANARY,
     DEFAULT_WAVE,
@@ -26,8 +27,8 @@ from accord.domain.rollout import (
     parse_wave,
     plan_waves,
 )
-from accord.store.firmware import firmware_image
-from accord.store.models import Device, FirmwareRollout, RolloutDevice
+from accord.store.firmware import firmware_image, identity
+from accord.store.models import Device, FirmwareRollout, Image, RolloutDevice
 
 SELECTOR_KEYS = ("host", "vendor", "model", "type")
 ACTIVE_STATES = (RolloutState.RUNNING.value, RolloutState.PAUSED.value)
@@ -82,6 +83,18 @@ def _check_not_in_other_campaign(session: Session, devices: Sequence[Device]) ->
         raise Conflict(f"Device {busy[0]} is already in rollout {busy[1]}, which has not ended.")
 
 
+def _check_targets(image: Image, devices: Sequence[Device]) -> None:
+    """Refuse the whole campaign when the image's own bytes say it is not for some device."""
+    target = FirmwareTarget.from_facts(image.parsed)
+    misfits = [(d.uuid, reason) for d in devices if (reason := target_mismatch(target, identity(d)))]
+    if misfits:
+        listed = "; ".join(f"{uuid}: {reason}" for uuid, reason in misfits[:5])
+        more = f" (and {len(misfits) - 5} more)" if len(misfits) > 5 else ""
+        raise InvalidInput(
+            f"Image {image.uuid} does not fit {len(misfits)} selected device(s): {listed}{more}."
+        )
+
+
 def create_rollout(session: Session, body: dict[str, Any], requested_by: str | None) -> FirmwareRollout:
     """Validate the campaign and plan its waves; nothing is touched until the reconciler starts it."""
     image = firmware_image(session, body.get("image_uuid"))
@@ -95,6 +108,7 @@ def create_rollout(session: Session, body: dict[str, Any], requested_by: str | N
         devices = _explicit_devices(session, device_uuids)
     else:
         devices = _selected_devices(session, selector)
+    _check_targets(image, devices)
     canary = parse_count("canary", body.get("canary"), DEFAULT_CANARY)
     wave = parse_wave(body.get("wave", DEFAULT_WAVE))
     max_failures = parse_count("max_failures", body.get("max_failures"), 0)

@@ -92,6 +92,20 @@ def build_xclbin(
     elif interface_uuid is not None:
         dtb = fdt.build({"interfaces/@0": {"interface_uuid": uuid.UUID(interface_uuid).hex.encode() + b"\0"}})
         sections.append((PARTITION_METADATA, "partition", dtb))
+    return build_xclbin_sections(
+        platform_vbnv, sections, xclbin_uuid=xclbin_uuid, header_interface=header_ifc, timestamp=timestamp
+    )
+
+
+def build_xclbin_sections(
+    platform_vbnv: str,
+    sections: list[tuple[int, str, bytes]],
+    *,
+    xclbin_uuid: str | None = None,
+    header_interface: bytes = b"\0" * 16,
+    timestamp: int | None = None,
+) -> bytes:
+    """An axlf container holding `sections` (kind, name, data), each 8-byte aligned."""
     body = bytearray()
     data_start = SECTIONS_OFFSET + SECTION_HEADER.size * len(sections)
     data_start += -data_start % 8
@@ -111,9 +125,9 @@ def build_xclbin(
         1,
         0,  # XCLBIN_FLAT
         0,
-        header_ifc,
+        header_interface,
         platform_vbnv.encode()[:63],
-        uuid.UUID(xclbin_uuid).bytes,
+        uuid.UUID(xclbin_uuid).bytes if xclbin_uuid else b"\0" * 16,
         b"",
         len(sections),
     )
