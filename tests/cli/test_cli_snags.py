@@ -131,3 +131,61 @@ def test_docs_name_only_files_in_the_repository() -> None:
             assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is not in the repo"
         for path in re.findall(r"`((?:src/accord|tests|bench|docs)/[\w./-]+)`", text):
             assert (REPO / path).exists(), f"{doc.name} names {path}, which is not in the repo"
+
+
+def test_make_run_installs_the_runtime_only() -> None:
+    """`make run` needs no dev tools (OpenStack clients, schemathesis, …): its install step is
+    `pip install -e .` without the dev extra, with pip's progress shown."""
+    done = subprocess.run(
+        ["make", "-n", "-B", "-C", str(REPO), "run"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    installs = [line for line in done.stdout.splitlines() if "pip install" in line and "-e" in line]
+    assert installs, done.stdout
+    assert all("[dev]" not in line and "--quiet" not in line for line in installs), installs
+    assert any("--progress-bar on -e ." in line for line in installs), installs
+
+
+INTERFACE = "69528db6-eb31-577a-8c36-68f9faa081f6"
+
+
+def _two_fpga_snapshot() -> dict[str, Any]:
+    snapshot = fpga_host_snapshot("host-b", devices=2)
+    intel, xilinx = snapshot["devices"]
+    intel["deployables"][0]["traits"].append(f"CUSTOM_FPGA_REGION_INTEL_{INTERFACE.replace('-', '').upper()}")
+    intel["firmware_version"] = "1.2.3"
+    xilinx.update(vendor="10ee", product="5004", model="Alveo U250", driver="xclmgmt")
+    xilinx["firmware_version"] = "xilinx_u250_gen3x16_xdma_shell_3_1"
+    return snapshot
+
+
+def test_image_samples_are_valid_images_for_their_device(server: LiveServer, tmp_path: Path) -> None:
+    httpx.post(
+        f"{server.url}/v2/hosts/host-b/inventory", json=_two_fpga_snapshot(), headers=ADMIN
+    ).raise_for_status()
+    listed = json_of(server.url, "device", "list", "--hostname", "host-b", "--json")
+    devices = {d["vendor"]: d["uuid"] for d in listed}
+    for kind, vendor in (("gbs", "8086"), ("xclbin", "10ee"), ("firmware", "8086")):
+        path = tmp_path / f"sample.{kind}"
+        sample = json_of(
+            server.url, "image", "sample", kind, "--for", devices[vendor], "--out", str(path), "--json"
+        )
+        assert sample["path"] == str(path) and path.stat().st_size == sample["size"]
+        create = ["image", "create", f"demo-{kind}", "--json"]
+        if kind == "firmware":
+            create += ["--kind", "firmware", "--version", sample["version"]]
+        image = json_of(server.url, *create)
+        uploaded = json_of(server.url, "image", "upload", image["uuid"], str(path), "--json")
+        assert uploaded["state"] == "uploaded", uploaded
+        if kind == "gbs":
+            assert uploaded["function_id"] == sample["function_id"]
+            assert uploaded["parsed"]["interface_id"] == INTERFACE
+        if kind == "xclbin":
+            assert uploaded["function_id"] == sample["function_id"]
+        if kind == "firmware":
+            assert sample["version"] == "1.2.4"  # one above what the card runs
+    # a .gbs needs an Intel PR region: a Xilinx card is refused with the reason
+    xilinx = devices["10ee"]
+    refused = run(server.url, "image", "sample", "gbs", "--for", xilinx, "--out", str(tmp_path / "x"))
+    assert refused.exit_code == 6
+    assert "no Intel PR region" in refused.output

@@ -119,7 +119,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         assert [e["outcome"] for e in programmed["audit_events"]][:1] == ["success"], programmed
         # the demo images are marked as demo payloads
         assert b"ACCORD DEMO IMAGE" in (tmp_path / "nlb-demo.gbs").read_bytes()
-        assert b"ACCORD DEMO IMAGE" in (tmp_path / "n3000-fw.bin").read_bytes()
+        assert b"ACCORD DEMO FIRMWARE" in (tmp_path / "n3000-fw.bin").read_bytes()
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -140,9 +140,7 @@ class Client:
 
         table = Table(title=title)
         for column in columns:
-            # uuids are copied into the next command: never fold or cut them
-            whole = column.endswith("uuid") or column == "sha256"
-            table.add_column(column, no_wrap=whole, min_width=36 if whole else None)
+            table.add_column(column)
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
         console().print(table)

@@ -70,11 +70,12 @@ def build_sample(
         platform = health.get("firmware_version") or "xilinx_demo_platform"
         data = build_xclbin(function_id, None, platform, payload=DEMO_PAYLOAD)
         return data, {"function_id": function_id, "target": platform}
-    from accord.agent.sim.firmware import build_sim_firmware
+    from accord.images.formats.build_firmware import build_sim_firmware_for
 
+    # The simulated flash tools' container, built for this device's model (its target check).
     version = options.get("version") or _next_version(health.get("firmware_version"))
     target = device.get("model") or ""
-    return build_sim_firmware(version, target, payload=DEMO_PAYLOAD), {"version": version, "target": target}
+    return build_sim_firmware_for(target, version), {"version": version, "target": target}
 
 
 def image_sample(

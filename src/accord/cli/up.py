@@ -39,7 +39,7 @@ def _wait_for_port(address: str, port: int, timeout: float = 30.0) -> bool:
     return False
 
 
-def _start_agents(settings: Settings, demo: bool) -> list[Agent]:
+def _start_agents(settings: Settings, demo: bool) -> list[tuple[Agent, threading.Thread]]:
     from accord.agent.runner import AgentOptions, build_agent
 
     url = f"http://{settings.address}:{settings.port}"
@@ -59,26 +59,22 @@ def _start_agents(settings: Settings, demo: bool) -> list[Agent]:
                     state_dir=state_dir,
                 )
             )
-    agents = []
+    started = []
     for option in options:
         agent = build_agent(option)
         thread = threading.Thread(target=agent.run_forever, name=f"agent-{option.hostname}", daemon=True)
         thread.start()
-        agents.append(agent)
-        _threads.append(thread)
-    return agents
-
-
-_threads: list[threading.Thread] = []
+        started.append((agent, thread))
+    return started
 
 
 class _Server(uvicorn.Server):
     """Ctrl-C stops the agents first (their passes finish against a live server, so nothing is
     cut off mid-request), then the server."""
 
-    def __init__(self, config: uvicorn.Config, agents: list[Agent]) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.agents = agents
+        self.agents: list[tuple[Agent, threading.Thread]] = []  # filled once the port answers
         self.stopping = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -88,9 +84,9 @@ class _Server(uvicorn.Server):
         self.stopping = True
 
         def stop_agents_then_server() -> None:
-            for agent in self.agents:
+            for agent, _ in self.agents:
                 agent.stop()
-            for thread in _threads:
+            for _, thread in self.agents:
                 thread.join(timeout=10)
             super(_Server, self).handle_exit(sig, frame)
 
@@ -101,26 +97,25 @@ def run_up(settings: Settings, demo: bool = False) -> None:
     setup_logging()
     sock = bind_or_exit(settings.address, settings.port)
     app = create_app(settings)
-    agents: list[Agent] = []
-    server = _Server(
-        uvicorn.Config(app, host=settings.address, port=settings.port, log_level="warning"), agents
-    )
+    server = _Server(uvicorn.Config(app, host=settings.address, port=settings.port, log_level="warning"))
 
     def agents_when_ready() -> None:
         if not _wait_for_port(settings.address, settings.port):
             log.error("server did not start answering; no local agent started")
             return
-        agents.extend(_start_agents(settings, demo))
-        typer.echo(f"local agents reporting: {', '.join(a.hostname for a in agents)}")
+        if server.stopping:  # Ctrl-C came first
+            return
+        server.agents.extend(_start_agents(settings, demo))
+        typer.echo(f"local agents reporting: {', '.join(a.hostname for a, _ in server.agents)}")
 
     threading.Thread(target=agents_when_ready, name="accord-agents", daemon=True).start()
     typer.echo(f"Accord listening on http://{settings.address}:{settings.port}")
     typer.echo(f"data directory: {settings.data_dir} (database {settings.effective_database_url})")
-    typer.echo("console: " + f"http://{settings.address}:{settings.port}/console/ (Ctrl-C stops)")
+    typer.echo(f"console: http://{settings.address}:{settings.port}/console (Ctrl-C stops)")
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the signal it caught once it has shut down
         pass
     finally:
-        for agent in agents:
+        for agent, _ in server.agents:
             agent.close()
