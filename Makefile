@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `make run` needs: Accord and its runtime dependencies only (no dev tools), with pip's progress.
+RUN_STAMP := $(VENV)/.installed-run
 # A real OpenStack Placement for the integration tests (tests/placement_server.py), in its own venv:
 # its oslo.* pins would clash with Accord's own dependencies.
 # gunicorn 27 is pinned for its --no-control-socket (tests run several Placements at once).
@@ -19,7 +21,7 @@ TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
 NOVA_VENV := .venv-nova
 NOVA_STAMP := $(NOVA_VENV)/.installed
 
-.PHONY: install placement keystone tempest nova run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova chromium run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+		echo "$(VENV) already has Accord (make install)"; \
+	else \
+		echo "Installing Accord and its runtime dependencies into $(VENV) (the dev tools come with make install)"; \
+		[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/pip install --upgrade --progress-bar on pip && \
+		$(BIN)/pip install --progress-bar on -e . || exit 1; \
+	fi
+	touch $(RUN_STAMP)
 
 $(PLACEMENT_STAMP):
 	$(PYTHON) -m venv $(PLACEMENT_VENV)
@@ -61,7 +74,12 @@ $(NOVA_STAMP):
 
 nova: $(NOVA_STAMP)
 
-run: install
+# Debian's Chromium and its driver, for the console's browser test (tests/console/).
+chromium:
+	@[ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+run: $(RUN_STAMP)
 	$(BIN)/accord up $(RUN_ARGS)
 
 lint: install
@@ -72,10 +90,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement keystone tempest nova
+pytest: install placement keystone tempest nova chromium
 	$(BIN)/pytest
 
-test: placement keystone tempest nova lint typecheck pytest
+test: placement keystone tempest nova chromium lint typecheck pytest
 
 bench: install keystone
 	$(BIN)/python bench/api.py

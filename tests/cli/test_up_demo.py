@@ -1,5 +1,5 @@
 """`accord up --demo` (what `make run RUN_ARGS=--demo` runs): three simulated hosts appear, with
-their devices, in `accord host list` and `accord device list`."""
+their devices, in `accord host list` and `accord device list`; Ctrl-C ends it quietly."""
 
 from __future__ import annotations
 
@@ -48,8 +48,12 @@ def test_up_demo_shows_three_simulated_hosts(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
     assert (tmp_path / "data/demo/demo-fpga/.built").exists()
+    # Ctrl-C stops the agents, then the server: quietly, and as a success
+    output = (tmp_path / "up.log").read_text()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "ERROR" not in output, output

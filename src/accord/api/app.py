@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from accord import __version__
 from accord.api import schemas
 from accord.api.auth import make_authenticator
+from accord.api.console import install_console
 from accord.api.errors import install_error_handlers
 from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
@@ -257,6 +258,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    install_console(app)
     install_error_handlers(app)
     install_openapi(app, {(r.method, r.path): r.body for r in ROUTES if r.body is not None})
     app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)

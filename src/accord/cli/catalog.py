@@ -122,7 +122,9 @@ def image_show(ctx: typer.Context, image_uuid: str) -> None:
 
 @image_app.command("delete")
 def image_delete(ctx: typer.Context, image_uuid: str) -> None:
-    client(ctx).call("DELETE", f"/v2/images/{image_uuid}")
+    c = client(ctx)
+    c.call("DELETE", f"/v2/images/{image_uuid}")
+    c.report({"deleted": [image_uuid]}, f"deleted image {image_uuid}")
 
 
 @key_app.command("add")
@@ -141,7 +143,9 @@ def key_list(ctx: typer.Context) -> None:
 
 @key_app.command("delete")
 def key_delete(ctx: typer.Context, ident: str) -> None:
-    client(ctx).call("DELETE", f"/v2/trusted_keys/{ident}")
+    c = client(ctx)
+    c.call("DELETE", f"/v2/trusted_keys/{ident}")
+    c.report({"deleted": [ident]}, f"deleted trusted key {ident}")
 
 
 @audit_app.command("list")

@@ -67,15 +67,20 @@ class Client:
     roles: str
     as_json: bool = False
     microversion: str = "2.3"
+    # --field NAME: print only that field (of the record, or of each row, one a line), for scripts
+    field: str | None = None
 
     @classmethod
-    def from_options(cls, url: str | None, token: str | None, as_json: bool) -> Client:
+    def from_options(
+        cls, url: str | None, token: str | None, as_json: bool, field: str | None = None
+    ) -> Client:
         return cls(
             url=(url or os.environ.get("ACCORD_URL") or "http://127.0.0.1:6666").rstrip("/"),
             token=token or os.environ.get("ACCORD_TOKEN") or None,
             project=os.environ.get("ACCORD_PROJECT", "admin"),
             roles=os.environ.get("ACCORD_ROLES", "admin,service"),
             as_json=as_json,
+            field=field,
         )
 
     def headers(self) -> dict[str, str]:
@@ -113,7 +118,20 @@ class Client:
             return None
         return response.json()
 
+    def print_field(self, data: Any) -> None:
+        """`--field NAME`: the field of the record, or of each row, one a line ("" when absent)."""
+        for row in data if isinstance(data, list) else [data]:
+            value = row.get(self.field) if isinstance(row, dict) else None
+            if isinstance(value, list):
+                for item in value:
+                    console().print(_cell(item), highlight=False, soft_wrap=True)
+            else:
+                console().print(_cell(value), highlight=False, soft_wrap=True)
+
     def show(self, data: Any, columns: Sequence[str] = (), title: str | None = None) -> None:
+        if self.field:
+            self.print_field(data)
+            return
         if self.as_json or not columns:
             console().print_json(json.dumps(data))
             return
@@ -127,7 +145,19 @@ class Client:
             table.add_row(*(_cell(row.get(c)) for c in columns))
         console().print(table)
 
+    def report(self, data: dict[str, Any], message: str) -> None:
+        """The outcome of a command with no resource to show (a delete: the deleted ids)."""
+        if self.field:
+            self.print_field(data)
+        elif self.as_json:
+            console().print_json(json.dumps(data))
+        else:
+            console().print(message, highlight=False, soft_wrap=True)
+
     def show_record(self, data: dict[str, Any]) -> None:
+        if self.field:
+            self.print_field(data)
+            return
         if self.as_json:
             console().print_json(json.dumps(data))
             return

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from accord.cli import catalog, resources, rollouts
+from accord.cli import catalog, resources, rollouts, samples
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
 
-app = typer.Typer(help="Accord: managed accelerators with a Cyborg v2-compatible API.", no_args_is_help=True)
+
+class JsonAnywhere(TyperGroup):
+    """`--json` and `--field NAME` are global options, but people type them after the subcommand
+    too (`accord device list --json`): move them to the front before Click parses the line.
+    Arguments after a `--` are left alone."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer may vendor click
+        end = args.index("--") if "--" in args else len(args)
+        front: list[str] = []
+        rest: list[str] = []
+        position = 0
+        while position < end:
+            arg = args[position]
+            if position > 0 and arg == "--json":
+                front.append(arg)
+            elif position > 0 and arg == "--field" and position + 1 < end:
+                front += [arg, args[position + 1]]
+                position += 1
+            elif position > 0 and arg.startswith("--field="):
+                front.append(arg)
+            else:
+                rest.append(arg)
+            position += 1
+        return super().parse_args(ctx, front + rest + args[end:])
+
+
+app = typer.Typer(
+    cls=JsonAnywhere,
+    help="Accord: managed accelerators with a Cyborg v2-compatible API.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for ACCORD_AUTH=token.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -29,6 +61,7 @@ app.add_typer(resources.attribute_app, name="attribute")
 app.add_typer(resources.host_app, name="host")
 app.add_typer(resources.operation_app, name="operation")
 app.add_typer(resources.quota_app, name="quota")
+catalog.image_app.command("sample")(samples.image_sample)
 app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
@@ -47,8 +80,16 @@ def main(
     url: Annotated[str | None, typer.Option(help="Accord API URL (ACCORD_URL)")] = None,
     token: Annotated[str | None, typer.Option(help="Bearer token (ACCORD_TOKEN)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    field: Annotated[
+        str | None, typer.Option("--field", help="Print only this field, one value a line (for scripts)")
+    ] = None,
 ) -> None:
-    ctx.obj = Client.from_options(url, token, as_json)
+    ctx.obj = Client.from_options(url, token, as_json, field)
+
+
+def _client(ctx: typer.Context) -> Client:
+    obj: Client = ctx.obj
+    return obj
 
 
 def settings_or_exit(config: Path | None, **overrides: Any) -> Settings:
@@ -77,11 +118,12 @@ def _prepare(settings: Settings, in_child: bool = False) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOption = None) -> None:
+def db_upgrade(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Create or migrate the schema to the newest revision."""
     settings = settings_or_exit(config)
     _prepare(settings)
-    typer.echo(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
+    where = settings.effective_database_url.split("@")[-1]
+    _client(ctx).report({"database": where, "up_to_date": True}, f"database at {where} is up to date")
 
 
 @placement_app.command("sync")
@@ -135,12 +177,18 @@ def serve(
         raise typer.Exit(2) from exc
     setup_logging()
     _prepare(settings, in_child=True)
-    typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+    from accord.cli.listen import bind_or_exit
+
+    sock = bind_or_exit(settings.address, settings.port)
     if workers > 1:
         # Workers rebuild the settings from the environment: pass on what the flags said.
         os.environ.update({"ACCORD_ADDRESS": settings.address, "ACCORD_PORT": str(settings.port)})
         if config is not None:
             os.environ["ACCORD_CONFIG_FILE"] = str(config)
+        # uvicorn's supervisor binds the address itself (its API for a given socket changes between
+        # versions): the socket above only proved the address free, so a busy port is still exit 8.
+        sock.close()
+        typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
         uvicorn.run(
             "accord.api.app:app_from_environment",
             factory=True,
@@ -155,7 +203,10 @@ def serve(
     except ConfigError as exc:  # a policy file or keystone option the server cannot use
         typer.secho(f"configuration error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(server_app, host=settings.address, port=settings.port, log_level="warning")
+    typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+    # uvicorn re-raises the signal it caught once it has shut down: Ctrl-C ends quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn.Config(server_app, log_level="warning")).run(sockets=[sock])
 
 
 @app.command()
@@ -174,6 +225,7 @@ def up(
 
 @app.command()
 def agent(
+    ctx: typer.Context,
     server: Annotated[str, typer.Option(help="Accord API URL")],
     host: Annotated[str, typer.Option(help="This host's name, as Nova/Placement know it")],
     sysfs_root: Annotated[Path, typer.Option(help="Where sysfs is (fixtures in tests, / on hosts)")] = Path(
@@ -238,13 +290,20 @@ def agent(
             except (ServerUnreachable, ServerRefused) as exc:
                 typer.secho(f"error: {exc}", fg="red", err=True)
                 raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
-            typer.echo(f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped")
+            _client(ctx).report(
+                {"hostname": host, "devices": result.devices, "skipped": len(result.skipped)},
+                f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped",
+            )
             return
-        runner.run_forever()
+        try:
+            runner.run_forever()
+        except KeyboardInterrupt:  # Ctrl-C: stop quietly, the journal keeps what was started
+            raise typer.Exit(130) from None
 
 
 @token_app.command("create")
 def token_create(
+    ctx: typer.Context,
     project: Annotated[str, typer.Option(help="Project the token acts in")],
     roles: Annotated[str, typer.Option(help="Comma-separated roles, e.g. member or admin,service")],
     user: Annotated[str | None, typer.Option(help="User id (default: generated)")] = None,
@@ -257,6 +316,11 @@ def token_create(
     settings = settings_or_exit(config)
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     token = TokenStore(settings.tokens_file).create(project, role_list, user, host)
+    if _client(ctx).as_json:
+        _client(ctx).report(
+            {"project_id": project, "roles": role_list, "user_id": user, "host": host, "token": token}, ""
+        )
+        return
     typer.echo(
         f"token for project {project} with roles {','.join(role_list)}" + (f" on host {host}" if host else "")
     )

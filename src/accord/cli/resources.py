@@ -85,7 +85,9 @@ def profile_create(
 
 @profile_app.command("delete")
 def profile_delete(ctx: typer.Context, idents: list[str]) -> None:
-    client(ctx).call("DELETE", "/v2/device_profiles", params={"value": ",".join(idents)})
+    c = client(ctx)
+    c.call("DELETE", "/v2/device_profiles", params={"value": ",".join(idents)})
+    c.report({"deleted": idents}, f"deleted device profile {', '.join(idents)}")
 
 
 @arq_app.command("list")
@@ -111,7 +113,9 @@ def arq_create(ctx: typer.Context, profile: str) -> None:
 
 @arq_app.command("delete")
 def arq_delete(ctx: typer.Context, arq_uuids: list[str]) -> None:
-    client(ctx).call("DELETE", "/v2/accelerator_requests", params={"arqs": ",".join(arq_uuids)})
+    c = client(ctx)
+    c.call("DELETE", "/v2/accelerator_requests", params={"arqs": ",".join(arq_uuids)})
+    c.report({"deleted": arq_uuids}, f"deleted accelerator request {', '.join(arq_uuids)}")
 
 
 @arq_app.command("bind")
@@ -161,18 +165,28 @@ def device_show(ctx: typer.Context, device_uuid: str) -> None:
 
 @device_app.command("enable")
 def device_enable(ctx: typer.Context, device_uuid: str) -> None:
-    client(ctx).call("POST", f"/v2/devices/{device_uuid}/enable")
+    c = client(ctx)
+    c.call("POST", f"/v2/devices/{device_uuid}/enable")
+    c.show_record(c.call("GET", f"/v2/devices/{device_uuid}"))
 
 
 @device_app.command("disable")
 def device_disable(ctx: typer.Context, device_uuid: str) -> None:
-    client(ctx).call("POST", f"/v2/devices/{device_uuid}/disable")
+    c = client(ctx)
+    c.call("POST", f"/v2/devices/{device_uuid}/disable")
+    c.show_record(c.call("GET", f"/v2/devices/{device_uuid}"))
 
 
 @deployable_app.command("list")
-def deployable_list(ctx: typer.Context) -> None:
+def deployable_list(
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Option(help="Only this device's deployables (device uuid)")] = None,
+) -> None:
     c = client(ctx)
-    c.show(c.call("GET", "/v2/deployables")["deployables"], DEPLOYABLE_COLUMNS)
+    rows = c.call("GET", "/v2/deployables")["deployables"]
+    if device:
+        rows = [r for r in rows if r["device_id"] == device]
+    c.show(rows, DEPLOYABLE_COLUMNS)
 
 
 @deployable_app.command("show")
@@ -208,7 +222,9 @@ def attribute_create(ctx: typer.Context, deployable: str, key: str, value: str) 
 
 @attribute_app.command("delete")
 def attribute_delete(ctx: typer.Context, attribute_uuid: str) -> None:
-    client(ctx).call("DELETE", f"/v2/attributes/{attribute_uuid}")
+    c = client(ctx)
+    c.call("DELETE", f"/v2/attributes/{attribute_uuid}")
+    c.report({"deleted": [attribute_uuid]}, f"deleted attribute {attribute_uuid}")
 
 
 @host_app.command("list")
@@ -269,10 +285,15 @@ def quota_set(ctx: typer.Context, project: str, resource_class: str, limit: int)
 
 @quota_app.command("delete")
 def quota_delete(ctx: typer.Context, project: str, resource_class: str) -> None:
-    client(ctx).call("DELETE", f"/v2/quotas/{project}/{resource_class}")
+    c = client(ctx)
+    c.call("DELETE", f"/v2/quotas/{project}/{resource_class}")
+    c.report(
+        {"deleted": [{"project_id": project, "resource_class": resource_class}]},
+        f"deleted the {resource_class} quota of project {project}",
+    )
 
 
-SCHEDULE_COLUMNS = ("rank", "hostname", "score", "groups")
+SCHEDULE_COLUMNS = ("rank", "hostname", "score", "group", "device_rp_uuid")
 
 
 def schedule(
@@ -280,19 +301,24 @@ def schedule(
     profile: str,
     limit: Annotated[int, typer.Option(help="At most this many candidates")] = 10,
 ) -> None:
-    """Ranked placement candidates for a device profile (Accord's own scheduler)."""
+    """Ranked placement candidates for a device profile (Accord's own scheduler).
+
+    One row per group of each candidate: its hostname and device_rp_uuid are what
+    `accord arq bind ARQ --instance VM --hostname HOST --rp DEVICE_RP_UUID` takes."""
     c = client(ctx)
     found = c.call("GET", "/v2/allocation_candidates", params={"device_profile": profile, "limit": limit})
+    if c.as_json:
+        c.show(found["allocation_candidates"])
+        return
     rows = [
         {
             "rank": rank,
             "hostname": candidate["hostname"],
-            "score": candidate["score"],
-            "groups": ", ".join(f"{g['group_id']}→{g['deployable_uuid']}" for g in candidate["groups"]),
+            "score": round(candidate["score"], 3),
+            "group": group["group_id"],
+            "device_rp_uuid": group["device_rp_uuid"],
         }
         for rank, candidate in enumerate(found["allocation_candidates"], 1)
+        for group in candidate["groups"]
     ]
-    if c.as_json:
-        c.show(found["allocation_candidates"])
-    else:
-        c.show(rows, SCHEDULE_COLUMNS)
+    c.show(rows, SCHEDULE_COLUMNS)
