@@ -16,6 +16,7 @@ import typer
 import uvicorn
 
 from accord.api.app import create_app
+from accord.cli.exposure import describe
 from accord.cli.logs import setup_logging
 from accord.config import Settings
 
@@ -62,7 +63,13 @@ def run_up(settings: Settings, demo: bool = False) -> None:
     setup_logging()
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.address, port=settings.port, log_level="warning")
+        uvicorn.Config(
+            app,
+            host=settings.address,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s)),
+        )
     )
 
     def agents_when_ready() -> None:
@@ -73,6 +80,6 @@ def run_up(settings: Settings, demo: bool = False) -> None:
         typer.echo(f"local agents reporting: {', '.join(hosts)}")
 
     threading.Thread(target=agents_when_ready, name="accord-agents", daemon=True).start()
-    typer.echo(f"Accord listening on http://{settings.address}:{settings.port}")
+    typer.echo(describe(settings))
     typer.echo(f"data directory: {settings.data_dir} (database {settings.effective_database_url})")
     server.run()

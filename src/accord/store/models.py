@@ -252,3 +252,17 @@ class Quota(Timestamped, Base):
     project_id: Mapped[str] = mapped_column(String(255))
     resource_class: Mapped[str] = mapped_column(String(255))
     limit: Mapped[int] = mapped_column(Integer)
+
+
+class TaskLease(Base):
+    """Which replica runs a background task (lost hosts, bind timeouts, …) until when.
+
+    The holder renews it on every tick; once `expires_at` passes, any replica may take it.
+    """
+
+    __tablename__ = "task_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
