@@ -23,12 +23,13 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timede
     succeeds (this holder itself on a renewal, "" for a new lease), None when another holds it."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    created = session.execute(
+    created = session.scalar(
         insert(TaskLease)
         .values(name=name, holder=holder, expires_at=now + ttl, acquired_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(TaskLease.name)
     )
-    if created.rowcount == 1:  # type: ignore[attr-defined]
+    if created is not None:
         return ""
     previous = session.scalar(select(TaskLease.holder).where(TaskLease.name == name))
     if previous is None:
