@@ -32,6 +32,7 @@ class Outcome:
     ended: float
     status: int  # 0: no replica answered (connection refused or reset everywhere)
     message: str = ""
+    attempts: int = 1  # >1: resent to another replica after a connection failed mid-way
 
 
 @dataclass
@@ -60,9 +61,10 @@ class FailoverClient:
                 time.sleep(0.05 * attempt)
                 continue
             message = response.json().get("error_message", "") if response.status_code >= 400 else ""
-            self._record(Outcome(action, started, time.monotonic(), response.status_code, message))
+            ended = time.monotonic()
+            self._record(Outcome(action, started, ended, response.status_code, message, attempt + 1))
             return response
-        self._record(Outcome(action, started, time.monotonic(), 0, "no replica answered"))
+        self._record(Outcome(action, started, time.monotonic(), 0, "no replica answered", len(self.urls) * 2))
         return None
 
     def _record(self, outcome: Outcome) -> None:
