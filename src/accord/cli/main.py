@@ -225,6 +225,9 @@ def agent(
         Path | None,
         typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
     ] = None,
+    ca_file: Annotated[
+        Path | None, typer.Option(help="Verify an https server against this CA bundle (PEM) only")
+    ] = None,
 ) -> None:
     """The host agent: discover devices, report them, carry out queued operations."""
     import os
@@ -252,6 +255,7 @@ def agent(
         passthrough=tuple(allow or ()),
         physnets=tuple(physnets),
         state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
+        ca_file=str(ca_file) if ca_file else None,
     )
     try:
         runner = build_agent(options)
