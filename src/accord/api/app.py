@@ -34,6 +34,7 @@ from accord.api.routes import (
     device_profiles,
     devices,
     firmware_rollouts,
+    health,
     hosts,
     images,
     operations,
@@ -66,6 +67,8 @@ class Route(NamedTuple):
 ROUTES: list[Route] = [
     Route("GET", "/", versions.root, summary="API versions"),
     Route("GET", "/v2", versions.v2, summary="The v2 API and its microversion range"),
+    Route("GET", "/healthz", health.healthz, summary="The process answers (no authentication)"),
+    Route("GET", "/readyz", health.readyz, summary="The database answers and its schema is current"),
     Route("GET", "/v2/device_profiles", device_profiles.list_),
     Route("POST", "/v2/device_profiles", device_profiles.create, 201, body=schemas.DeviceProfileCreate),
     Route("DELETE", "/v2/device_profiles", device_profiles.delete_many, 204),
@@ -198,7 +201,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
     state = AppState(
         settings=settings,
-        db=db or Database(settings.effective_database_url),
+        db=db
+        or Database(
+            settings.effective_database_url,
+            connect_timeout_s=settings.database_connect_timeout_s,
+            statement_timeout_s=settings.database_statement_timeout_s,
+        ),
         authenticator=make_authenticator(settings),
         nova=(
             NovaNotifier(settings.nova_url, settings.nova_token, settings.nova_event_retries)
@@ -225,6 +233,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 state.completions,
                 passes,
                 on_hosts_lost=scheduler.invalidate,
+                lease_s=settings.effective_task_lease_s,
             )
             reconciler.start()
         yield

@@ -299,3 +299,17 @@ class RolloutDevice(Timestamped, Base):
     # Only a device the campaign disabled itself is enabled again afterwards.
     was_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     rollout: Mapped[FirmwareRollout] = relationship(back_populates="devices")
+
+
+class TaskLease(Base):
+    """Which replica runs a background task (lost hosts, bind timeouts, …) until when.
+
+    The holder renews it on every tick; once `expires_at` passes, any replica may take it.
+    """
+
+    __tablename__ = "task_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
