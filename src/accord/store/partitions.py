@@ -1,0 +1,134 @@
+"""Partitioned devices read from the store, and the device-level guard that keeps binds on them
+atomic (the rules themselves are in `domain/partitions.py`).
+
+The guard is the handle claim's discipline one level up: after a bind has claimed its handles
+(in its savepoint), every partitioned device it touched is checked against the rules with the
+usage this transaction sees, and its `partition_version` is then moved on by a conditional
+update (`WHERE partition_version = <the value read before the check>`). Two binds racing on one
+device (two server replicas on PostgreSQL) cannot both pass: the second one's update waits for
+the first one's row lock, finds the version moved and reads again, now seeing the first one's
+handles, and the rules refuse it. On SQLite writers are serialized anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from accord.domain.partitions import CounterSets, Part, PartitionSpec, capacities, real_totals, violation
+from accord.store.models import AttachHandle, Deployable, Device
+
+MAX_GUARD_TRIES = 8
+
+
+@dataclass
+class PartitionedDevice:
+    device_id: int
+    counter_sets: CounterSets
+    pinned: str | None
+    parts: list[Part] = field(default_factory=list)
+    deployable_ids: dict[str, int] = field(default_factory=dict)  # part key (uuid) -> row id
+    names: dict[str, str] = field(default_factory=dict)  # part key -> name used in messages
+
+    def totals(self) -> dict[int, int]:
+        """Deployable id -> units it can really have at once now."""
+        found = real_totals(self.counter_sets, self.parts)
+        return {self.deployable_ids[key]: total for key, total in found.items()}
+
+
+def load_partitioned(
+    session: Session, device_ids: Iterable[int] | None = None
+) -> dict[int, PartitionedDevice]:
+    """Every partitioned device (or those named), with its parts' handle counts; three queries."""
+    query = select(Device.id, Device.counter_sets, Device.pinned_part_type).where(
+        Device.counter_sets.is_not(None)
+    )
+    if device_ids is not None:
+        query = query.where(Device.id.in_(set(device_ids)))
+    devices = {
+        dev_id: PartitionedDevice(dev_id, counters or {}, pinned)
+        for dev_id, counters, pinned in session.execute(query)
+    }
+    if not devices:
+        return {}
+    rows = session.execute(
+        select(Deployable.id, Deployable.uuid, Deployable.device_id, Deployable.partition).where(
+            Deployable.device_id.in_(devices), Deployable.partition.is_not(None)
+        )
+    ).all()
+    counts = {
+        dep_id: (total, int(used or 0))
+        for dep_id, total, used in session.execute(
+            select(
+                AttachHandle.deployable_id,
+                func.count(),
+                func.sum(case((AttachHandle.in_use.is_(True), 1), else_=0)),
+            )
+            .where(AttachHandle.deployable_id.in_([r[0] for r in rows]), AttachHandle.lost.is_(False))
+            .group_by(AttachHandle.deployable_id)
+        )
+    }
+    for dep_id, dep_uuid, device_id, raw in rows:
+        spec = PartitionSpec.from_json(raw)
+        if spec is None:
+            continue
+        total, used = counts.get(dep_id, (0, 0))
+        device = devices[device_id]
+        device.parts.append(Part(dep_uuid, spec, total, used))
+        device.deployable_ids[dep_uuid] = dep_id
+        device.names[dep_uuid] = spec.part_type or dep_uuid
+    return devices
+
+
+def real_totals_by_deployable(session: Session, device_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Deployable id -> what it can really have at once now, for partitions only."""
+    found: dict[int, int] = {}
+    for device in load_partitioned(session, device_ids).values():
+        found.update(device.totals())
+    return found
+
+
+def guard_partitions(session: Session, device_ids: Iterable[int]) -> str | None:
+    """Check the usage this transaction sees on each partitioned device and move its version on
+    (conditional update, retried when another transaction moved it first). Returns why the
+    usage cannot exist, or None; call it after claiming handles, inside the claim's savepoint."""
+    for device_id in sorted(set(device_ids)):  # one order everywhere: no deadlocks between binds
+        for _ in range(MAX_GUARD_TRIES):
+            version = session.scalar(select(Device.partition_version).where(Device.id == device_id))
+            device = load_partitioned(session, [device_id]).get(device_id)
+            if device is None or not device.parts:
+                break
+            reason = violation(device.counter_sets, device.parts, device.names)
+            if reason is not None:
+                return reason
+            moved = session.execute(
+                update(Device)
+                .where(Device.id == device_id, Device.partition_version == version)
+                .values(partition_version=(version or 0) + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount == 1:  # type: ignore[attr-defined]
+                break
+        else:
+            return "the device changed under too many concurrent binds; try again"
+    return None
+
+
+def free_units(session: Session, deployable_ids: list[int]) -> dict[int, int]:
+    """Deployable id -> units it can still take now, for the partitions among `deployable_ids`
+    (the scheduler caps their free inventory with it)."""
+    device_ids = set(
+        session.scalars(
+            select(Deployable.device_id)
+            .where(Deployable.id.in_(deployable_ids), Deployable.partition.is_not(None))
+            .distinct()
+        )
+    )
+    found: dict[int, int] = {}
+    for device in load_partitioned(session, device_ids).values() if device_ids else ():
+        free = capacities(device.counter_sets, device.parts)
+        found.update({device.deployable_ids[key]: units for key, units in free.items()})
+    return found
