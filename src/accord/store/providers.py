@@ -97,9 +97,7 @@ def load_hosts(
                 host=hostname,
                 device_uuid=dev_uuid,
                 deployable_uuid=dep_uuid,
-                inventories={
-                    rc: Inventory(total=total, reserved=reserved, used=int(used or 0))
-                },
+                inventories={rc: Inventory(total=total, reserved=reserved, used=int(used or 0))},
                 traits=frozenset(traits[dep_id]),
                 numa_node=numa,
                 function_id=function_id,

@@ -292,9 +292,7 @@ def test_a100_vgpu17_reports_vfs_with_a_type_as_pci_handles(b: SysfsBuilder) -> 
                 )
                 for f in ("4", "6")
             ],
-            partition=PartitionReport(
-                consumes={"gpu": {"vfs": 1}}, exclusive_group="vgpu", part_type="1033"
-            ),
+            partition=PartitionReport(consumes={"gpu": {"vfs": 1}}, exclusive_group="vgpu", part_type="1033"),
         )
     ]
     assert devices["0000:41:00.0"].counter_sets == {"gpu": {"vfs": 3}}
