@@ -170,6 +170,14 @@ class FirmwareFlash(Strict):
     force: bool = Field(default=False, description="Allow a downgrade or a re-flash of the same version")
 
 
+class VgpuTypePin(Strict):
+    what: ClassVar[str] = "vGPU type pin"
+    vgpu_type: str | None = Field(
+        max_length=64,
+        description="The vGPU type id (nvidia-222) to mirror into Placement and DRA; null unpins",
+    )
+
+
 class ProgramImage(Strict):
     image_uuid: str
 

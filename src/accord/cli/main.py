@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from accord.cli import catalog, resources
+from accord.cli import catalog, partitions, resources
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
@@ -33,6 +33,7 @@ app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(partitions.dra_app, name="dra")
 
 ConfigOption = Annotated[
     Path | None,

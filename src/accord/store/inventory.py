@@ -260,3 +260,13 @@ def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | Non
             .values(state="lost")
         )
     return names
+
+
+def bump_inventory_generation(session: Session, hostname: str) -> None:
+    """What the host offers changed outside a report (a device disabled, a type pinned)."""
+    session.execute(
+        update(Host)
+        .where(Host.name == hostname)
+        .values(inventory_generation=Host.inventory_generation + 1)
+        .execution_options(synchronize_session=False)
+    )

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from accord.domain.partitions import CounterSets, Part, PartitionSpec, capacities, real_totals, violation
+from accord.domain.errors import InvalidInput
+from accord.domain.partitions import (
+    CounterSets,
+    Part,
+    PartitionSpec,
+    capacities,
+    mirrored_part,
+    real_totals,
+    violation,
+)
 from accord.store.models import AttachHandle, Deployable, Device
 
 MAX_GUARD_TRIES = 8
@@ -132,3 +141,28 @@ def free_units(session: Session, deployable_ids: list[int]) -> dict[int, int]:
         free = capacities(device.counter_sets, device.parts)
         found.update({device.deployable_ids[key]: units for key, units in free.items()})
     return found
+
+
+def pin_part_type(session: Session, device: Device, part_type: str | None) -> str | None:
+    """Pin (or with None unpin) the type a counter-less mirror shows for this device; returns
+    the type mirrored now (the one in use wins over the pin: a busy GPU never switches)."""
+    partitioned = load_partitioned(session, [device.id]).get(device.id)
+    types: list[str] = sorted(
+        {p.spec.part_type or "" for p in partitioned.parts if p.spec.exclusive_group} - {""}
+        if partitioned
+        else set()
+    )
+    if part_type is not None and part_type not in types:
+        offered = ", ".join(t for t in types if t) or "none"
+        raise InvalidInput(
+            f"Device {device.uuid} has no partition type {part_type!r} (it offers: {offered})."
+        )
+    device.pinned_part_type = part_type
+    assert partitioned is not None or part_type is None
+    return mirrored_type(partitioned, part_type) if partitioned else None
+
+
+def mirrored_type(device: PartitionedDevice, pinned: str | None) -> str | None:
+    chosen = mirrored_part(device.parts, pinned, device.counter_sets)
+    keys = set(chosen.values())
+    return next((p.spec.part_type for p in device.parts if p.key in keys), None)
