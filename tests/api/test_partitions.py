@@ -233,3 +233,15 @@ def test_hostless_bind_skips_a_type_that_cannot_coexist(api: Api, tmp_path: Path
     )
     assert r.status_code == 202, r.text
     assert api.get(f"/v2/accelerator_requests/{arq['uuid']}").json()["hostname"] == "host-2"
+
+
+def test_two_groups_of_exclusive_types_on_one_gpu_are_no_candidate(api: Api, idle_t4: Path) -> None:
+    both = [
+        {"resources:VGPU": "1", "trait:CUSTOM_VGPU_TYPE_NVIDIA_222": "required"},
+        {"resources:VGPU": "1", "trait:CUSTOM_VGPU_TYPE_NVIDIA_223": "required"},
+    ]
+    assert api.post("/v2/device_profiles", json=[{"name": "mixed", "groups": both}]).status_code == 201
+    same = [both[0], dict(both[0])]
+    assert api.post("/v2/device_profiles", json=[{"name": "two-1b", "groups": same}]).status_code == 201
+    assert candidates(api, "mixed") == []
+    assert [c["hostname"] for c in candidates(api, "two-1b")] == ["host-t4"]

@@ -175,3 +175,9 @@ def shown_to_mirror(parts: Sequence[Part], pinned: str | None, counter_sets: Cou
     """The keys of the parts a counter-less consumer is shown (see `mirrored_part`)."""
     chosen = set(mirrored_part(parts, pinned, counter_sets).values())
     return {p.key for p in parts if p.spec.exclusive_group is None or p.key in chosen}
+
+
+def coexists(counter_sets: CounterSets, parts: Sequence[Part], added: Mapping[str, int]) -> bool:
+    """Could these parts take `added` more units (part key -> units) all at once?"""
+    grown = [Part(p.key, p.spec, p.handles, p.used + added.get(p.key, 0)) for p in parts]
+    return violation(counter_sets, grown, {}) is None

@@ -12,6 +12,7 @@ handles, and the rules refuse it. On SQLite writers are serialized anyway.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,10 +25,12 @@ from accord.domain.partitions import (
     Part,
     PartitionSpec,
     capacities,
+    coexists,
     mirrored_part,
     real_totals,
     violation,
 )
+from accord.scheduler.model import Candidate, Request
 from accord.store.models import AttachHandle, Deployable, Device
 
 MAX_GUARD_TRIES = 8
@@ -166,3 +169,31 @@ def mirrored_type(device: PartitionedDevice, pinned: str | None) -> str | None:
     chosen = mirrored_part(device.parts, pinned, device.counter_sets)
     keys = set(chosen.values())
     return next((p.spec.part_type for p in device.parts if p.key in keys), None)
+
+
+def drop_conflicting(session: Session, candidates: list[Candidate], request: Request) -> list[Candidate]:
+    """Candidates whose groups share a partitioned device must also coexist there (the scheduler
+    checks each provider alone: two groups asking two exclusive types of one GPU would pass)."""
+    units = {g.group_id: sum(g.resources.values()) for g in request.groups}
+    shared = [c for c in candidates if len({g.device_uuid for g in c.groups}) < len(c.groups)]
+    if not shared:
+        return candidates
+    uuids = {g.device_uuid for c in shared for g in c.groups}
+    ids: dict[str, int] = {
+        u: i for u, i in session.execute(select(Device.uuid, Device.id).where(Device.uuid.in_(uuids)))
+    }
+    devices = load_partitioned(session, ids.values())
+    kept = []
+    for candidate in candidates:
+        added: dict[int, dict[str, int]] = defaultdict(dict)
+        for group in candidate.groups:
+            per_device = added[ids.get(group.device_uuid, -1)]
+            per_device[group.deployable_uuid] = (
+                per_device.get(group.deployable_uuid, 0) + units[group.group_id]
+            )
+        if all(
+            dev_id not in devices or coexists(devices[dev_id].counter_sets, devices[dev_id].parts, adds)
+            for dev_id, adds in added.items()
+        ):
+            kept.append(candidate)
+    return kept

@@ -27,7 +27,7 @@ from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
-from accord.store.partitions import free_units
+from accord.store.partitions import drop_conflicting, free_units
 
 TIE_POOL = 16
 
@@ -242,6 +242,19 @@ def candidates_for(
     policy: Policy = Policy.PACK,
     exclude: set[int] | None = None,
     cache: SchedulerCache | None = None,
+) -> list[Candidate]:
+    found = _candidates(session, request, limit, policy, exclude, cache)
+    # Groups that share a partitioned device must also coexist there.
+    return drop_conflicting(session, found, request) if len(request.groups) > 1 else found
+
+
+def _candidates(
+    session: Session,
+    request: Request,
+    limit: int | None,
+    policy: Policy,
+    exclude: set[int] | None,
+    cache: SchedulerCache | None,
 ) -> list[Candidate]:
     if cache is None or not cache.enabled:
         classes = {rc for group in request.groups for rc in group.resources}
