@@ -62,6 +62,7 @@ class Settings:
     nova_url: str = ""  # where accelerator-request-bound events go; empty: none are sent
     placement_url: str = ""  # mirror the provider tree into this Placement; empty: no mirror
     placement_token: str = ""  # X-Auth-Token for Placement ("admin" for a noauth2 Placement)
+    dra_driver: str = "accelerators.accord"  # the DRA driver name ResourceSlices are exported under
     public_endpoint: str = ""  # base URL for links; empty: the request's own base URL
     address: str = "127.0.0.1"
     port: int = 6666

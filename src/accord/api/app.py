@@ -38,6 +38,7 @@ from accord.api.routes import (
     hosts,
     images,
     operations,
+    partitions,
     program,
     quotas,
     trusted_keys,
@@ -92,6 +93,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v2/devices/{device_uuid}/disable", devices.disable),
     Route("POST", "/v2/devices/{device_uuid}/enable", devices.enable),
     Route("GET", "/v2/devices/{device_uuid}/health", devices.health),
+    Route("PUT", "/v2/devices/{device_uuid}/vgpu_type", partitions.set_vgpu_type, body=schemas.VgpuTypePin),
     Route(
         "POST", "/v2/devices/{device_uuid}/firmware", devices.flash_firmware, 202, body=schemas.FirmwareFlash
     ),
@@ -114,6 +116,8 @@ ROUTES: list[Route] = [
     Route("GET", "/v2/hosts/{hostname}", hosts.show),
     Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory, body=InventorySnapshot),
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat, body=Heartbeat),
+    Route("GET", "/v2/hosts/{hostname}/resourceslices", partitions.resource_slices),
+    Route("GET", "/v2/deviceclasses", partitions.device_classes),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim, body=schemas.ClaimRequest),
     Route(
         "POST",

@@ -203,6 +203,14 @@ class FirmwareRolloutCreate(Strict):
         return value
 
 
+class VgpuTypePin(Strict):
+    what: ClassVar[str] = "vGPU type pin"
+    vgpu_type: str | None = Field(
+        max_length=64,
+        description="The vGPU type id (nvidia-222) to mirror into Placement and DRA; null unpins",
+    )
+
+
 class ProgramImage(Strict):
     image_uuid: str
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from accord.cli import catalog, resources, rollouts, samples
+from accord.cli import catalog, partitions, resources, rollouts, samples
 from accord.cli.client import Client
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
@@ -67,6 +67,7 @@ app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
 app.add_typer(rollouts.firmware_app, name="firmware")
 app.add_typer(policy_app, name="policy")
+app.add_typer(partitions.dra_app, name="dra")
 
 ConfigOption = Annotated[
     Path | None,

@@ -212,6 +212,21 @@ ACCORD_RULES = [
         "Pause, resume or abort a firmware rollout",
         "POST /v2/firmware_rollouts/{uuid}/pause|resume|abort",
     ),
+    _api(
+        "device:set_vgpu_type",
+        "accord:device:set_vgpu_type",
+        ADMIN,
+        "Pin the vGPU type (partition type) a GPU is mirrored with into Placement and DRA",
+        "PUT /v2/devices/{uuid}/vgpu_type",
+    ),
+    _api(
+        "dra:get",
+        "accord:dra:get",
+        ADMIN,
+        "Export hosts as Kubernetes DRA ResourceSlices and DeviceClasses",
+        "GET /v2/hosts/{name}/resourceslices",
+        "GET /v2/deviceclasses",
+    ),
     _api("host:get", "accord:host:get", ADMIN, "List and show hosts", "GET /v2/hosts[/{name}]"),
     _api(
         "host:report",

@@ -76,7 +76,7 @@ def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
 def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
     summary = SnapshotSummary()
     hostname = snapshot.hostname
-    touch_host(session, hostname, snapshot.agent_version)
+    host = touch_host(session, hostname, snapshot.agent_version)
     existing = {d.pci_address: d for d in session.scalars(select(Device).where(Device.hostname == hostname))}
     for report in snapshot.devices:
         device = existing.pop(report.pci_address, None)
@@ -92,6 +92,8 @@ def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> S
             summary.removed.append(gone.pci_address)
         else:
             summary.kept_lost.append(gone.pci_address)
+    if summary.changed:
+        host.inventory_generation = (host.inventory_generation or 0) + 1
     return summary
 
 
@@ -114,6 +116,7 @@ def _apply_device(session: Session, device: Device, report: DeviceReport) -> boo
         health=report.health.state,
         health_reasons=list(report.health.reasons),
         lost=False,
+        counter_sets={k: dict(v) for k, v in report.counter_sets.items()} or None,
     )
     session.flush()
     cpid = session.scalar(select(ControlpathID).where(ControlpathID.device_id == device.id))
@@ -153,6 +156,7 @@ def _apply_deployable(
         function_id=report.function_id,
         interface_id=report.interface_id,
         resource_class=report.resource_class,
+        partition=report.partition.model_dump() if report.partition is not None else None,
     )
     session.flush()
     wanted = [("rc", report.resource_class)] + [(f"trait{i}", t) for i, t in enumerate(report.traits)]
@@ -256,3 +260,13 @@ def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | Non
             .values(state="lost")
         )
     return names
+
+
+def bump_inventory_generation(session: Session, hostname: str) -> None:
+    """What the host offers changed outside a report (a device disabled, a type pinned)."""
+    session.execute(
+        update(Host)
+        .where(Host.name == hostname)
+        .values(inventory_generation=Host.inventory_generation + 1)
+        .execution_options(synchronize_session=False)
+    )

@@ -60,6 +60,8 @@ class Host(Timestamped, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Agent asks to rescan at once when this differs from what it last saw.
     rescan_token: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped whenever what the host offers changes (report diff, status): a DRA pool's generation.
+    inventory_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Device(Timestamped, Base):
@@ -85,6 +87,13 @@ class Device(Timestamped, Base):
     lost: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set by the server (never by agent reports) when a firmware flash failed with no way back.
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    # Counters its partitions share (`domain/partitions.py`): {"gpu": {"framebuffer_mib": 16384}}.
+    counter_sets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Bumped by a conditional update on every bind onto a partition of this device, so
+    # concurrent binds (several replicas) cannot together overdraw it or mix exclusive types.
+    partition_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The partition type the operator pinned for counter-less mirrors (Placement, DRA).
+    pinned_part_type: Mapped[str | None] = mapped_column(String(64))
     deployables: Mapped[list[Deployable]] = relationship(
         back_populates="device", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -114,6 +123,8 @@ class Deployable(Timestamped, Base):
     function_id: Mapped[str | None] = mapped_column(String(64))  # what is loaded (read back)
     interface_id: Mapped[str | None] = mapped_column(String(64))
     resource_class: Mapped[str] = mapped_column(String(255), default="")
+    # PartitionSpec.to_json() when this is a partition of a device with counter sets.
+    partition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     device: Mapped[Device] = relationship(back_populates="deployables")
 
 
