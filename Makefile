@@ -18,8 +18,12 @@ TEMPEST_VENV := .venv-tempest
 TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
 NOVA_VENV := .venv-nova
 NOVA_STAMP := $(NOVA_VENV)/.installed
+# ironic-python-agent 13 with Accord's hardware manager (`accord[ironic]`, editable), driven by
+# tests/ironic/ as Ironic's conductor would: IPA's pins stay out of the server's venv.
+IPA_VENV := .venv-ipa
+IPA_STAMP := $(IPA_VENV)/.installed
 
-.PHONY: install placement keystone tempest nova run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova ipa run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +65,14 @@ $(NOVA_STAMP):
 
 nova: $(NOVA_STAMP)
 
+$(IPA_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(IPA_VENV)
+	$(IPA_VENV)/bin/pip install --quiet --upgrade pip
+	$(IPA_VENV)/bin/pip install --quiet -e '.[ironic]'
+	touch $(IPA_STAMP)
+
+ipa: $(IPA_STAMP)
+
 run: install
 	$(BIN)/accord up $(RUN_ARGS)
 
@@ -72,10 +84,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement keystone tempest nova
+pytest: install placement keystone tempest nova ipa
 	$(BIN)/pytest
 
-test: placement keystone tempest nova lint typecheck pytest
+test: placement keystone tempest nova ipa lint typecheck pytest
 
 bench: install keystone
 	$(BIN)/python bench/api.py
@@ -87,4 +99,4 @@ bench: install keystone
 	$(BIN)/python bench/program_wait.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) $(IPA_VENV) .pytest_cache .mypy_cache .ruff_cache

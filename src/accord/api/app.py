@@ -100,7 +100,15 @@ ROUTES: list[Route] = [
     Route("DELETE", "/v2/attributes/{attribute_uuid}", attributes.delete, 204),
     Route("GET", "/v2/hosts", hosts.list_),
     Route("GET", "/v2/hosts/{hostname}", hosts.show),
+    Route("PUT", "/v2/hosts/{hostname}", hosts.enrol, body=schemas.HostEnrolment),
     Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory, body=InventorySnapshot),
+    Route(
+        "POST",
+        "/v2/hosts/{hostname}/operations",
+        operations.start_own,
+        201,
+        body=schemas.HostOperationStart,
+    ),
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat, body=Heartbeat),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim, body=schemas.ClaimRequest),
     Route(

@@ -53,7 +53,7 @@ def desired_tree(session: Session) -> dict[str, list[ChildProvider]]:
     """Host name → its deployables' providers. A device disabled, quarantined, lost or unusable,
     or a host that is lost, reserves everything it has (reserved = total), as Cyborg does for a
     disabled device: the provider stays, nothing can be allocated from it."""
-    lost_hosts = set(session.scalars(select(Host.name).where(Host.state == "lost")))
+    lost_hosts = set(session.scalars(select(Host.name).where(Host.state.in_(("lost", "in use")))))
     traits: dict[int, set[str]] = {}
     for deployable_id, value in session.execute(
         select(Attribute.deployable_id, Attribute.value).where(Attribute.key.startswith("trait"))

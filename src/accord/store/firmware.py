@@ -40,8 +40,8 @@ def _firmware_image(session: Session, image_uuid: object) -> Image:
     return image
 
 
-def _check_drained(session: Session, device: Device) -> None:
-    if device.status != "maintaining":
+def _check_drained(session: Session, device: Device, require_disabled: bool = True) -> None:
+    if require_disabled and device.status != "maintaining":
         raise Conflict(
             f"Device {device.uuid} is enabled; disable it first so nothing new binds while it is flashed."
         )
@@ -63,10 +63,17 @@ def _check_drained(session: Session, device: Device) -> None:
 
 
 def request_flash(
-    session: Session, device: Device, image_uuid: str, force: bool, requested_by: str | None
+    session: Session,
+    device: Device,
+    image_uuid: str,
+    force: bool,
+    requested_by: str | None,
+    require_disabled: bool = True,
 ) -> Operation:
+    """`require_disabled=False`: a bare-metal node being cleaned or serviced, which nothing else
+    can bind to; unused handles and no running operation are still required."""
     image = _firmware_image(session, image_uuid)
-    _check_drained(session, device)
+    _check_drained(session, device, require_disabled)
     current = device.firmware_version
     check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)
     previous = None

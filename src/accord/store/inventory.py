@@ -174,6 +174,9 @@ def replace_attributes(session: Session, deployable: Deployable, wanted: list[tu
 # attach_info keys that describe a handle without naming it (an SR-IOV NIC VF's physnet and
 # SmartNIC facts): when they change, the same PCI function's handle is updated in place, so a
 # bound handle is never re-created free beside itself.
+# Host state of a deployed bare-metal node (its tenant holds the machine; no agent runs).
+IN_USE = "in use"
+
 HANDLE_FACTS = frozenset({"physical_network", "card_serial_number", "pf_mac_address", "vf_num"})
 
 
@@ -248,11 +251,11 @@ def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | Non
     """Hosts whose agents were not heard from within `lost_after` become lost (conditional update,
     so several server replicas can run this at once)."""
     cutoff = (now or utcnow()) - lost_after
-    names = list(session.scalars(select(Host.name).where(Host.state == "up", Host.last_seen_at < cutoff)))
+    silent = (Host.state == "up", Host.last_seen_at < cutoff)
+    # A bare-metal node reports only from its ramdisk: once deployed it is silent, and its last
+    # inventory stays, shown as in use (by the tenant), not lost.
+    session.execute(update(Host).where(*silent, Host.bare_metal.is_(True)).values(state=IN_USE))
+    names = list(session.scalars(select(Host.name).where(*silent)))
     if names:
-        session.execute(
-            update(Host)
-            .where(Host.name.in_(names), Host.state == "up", Host.last_seen_at < cutoff)
-            .values(state="lost")
-        )
+        session.execute(update(Host).where(Host.name.in_(names), *silent).values(state="lost"))
     return names

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -60,6 +61,8 @@ class Host(Timestamped, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Agent asks to rescan at once when this differs from what it last saw.
     rescan_token: Mapped[int] = mapped_column(Integer, default=0)
+    # An Ironic node: its agent runs only in the ramdisk, so silence means "deployed", not "lost".
+    bare_metal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Device(Timestamped, Base):
