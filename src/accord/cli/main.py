@@ -9,6 +9,7 @@ import typer
 
 from accord.cli import catalog, resources
 from accord.cli.client import Client
+from accord.cli.ironic import ironic_app
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
@@ -33,6 +34,7 @@ app.add_typer(catalog.image_app, name="image")
 app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(ironic_app, name="ironic")
 
 ConfigOption = Annotated[
     Path | None,

@@ -55,6 +55,8 @@ def _step(name: str, priority: int, interface: str, abortable: bool, args: bool)
 
 
 def _image_args(image_uuid: object, device_address: object) -> tuple[str, str | None]:
+    if image_uuid is None:
+        raise errors.InvalidCommandParamsError("image_uuid is required")
     if not isinstance(image_uuid, str):
         raise errors.InvalidCommandParamsError(
             f"image_uuid must be a string, not {type(image_uuid).__name__}"
