@@ -11,6 +11,7 @@ ramdisk: its `initialize` (iSCSI, md RAID, IPMI modules, waiting for a root disk
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -54,8 +55,16 @@ def run(action: dict[str, Any]) -> dict[str, Any]:
     do = action["do"]
     node = action.get("node") or {}
     ports: list[Any] = []
+    if do == "write_cmdline":  # as an operator changing kernel_append_params between steps
+        with open(action["path"], "w") as handle:
+            handle.write(action["text"])
+        return {}
     if do == "managers":
-        return {"managers": [{"name": m["name"], "support": int(m["support"])} for m in hardware.get_managers_detail()]}
+        return {
+            "managers": [
+                {"name": m["name"], "support": int(m["support"])} for m in hardware.get_managers_detail()
+            ]
+        }
     if do == "hardware_info":
         return {"result": hardware.dispatch_to_managers("list_hardware_info")}
     if do == "clean_steps":
@@ -65,7 +74,9 @@ def run(action: dict[str, Any]) -> dict[str, Any]:
     if do == "service_steps":
         return _command(service.ServiceExtension().get_service_steps(node=node, ports=ports))
     if do == "clean":
-        return _command(clean.CleanExtension().execute_clean_step(step=action["step"], node=node, ports=ports))
+        return _command(
+            clean.CleanExtension().execute_clean_step(step=action["step"], node=node, ports=ports)
+        )
     if do == "deploy":
         return _command(
             deploy.DeployExtension().execute_deploy_step(step=action["step"], node=node, ports=ports)
@@ -78,6 +89,7 @@ def run(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     _quiet_generic()
     plan = json.load(sys.stdin)
     for action in plan["actions"]:

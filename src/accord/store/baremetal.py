@@ -14,9 +14,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.store.firmware import request_flash
-from accord.store.models import AttachHandle, Deployable, Device, Host, Operation, utcnow
+from accord.store.models import AttachHandle, Deployable, Device, Host, Image, Operation, utcnow
 from accord.store.operations import PENDING, RUNNING
 from accord.store.programming import check_interface, choose_image, queue_program
 
@@ -71,7 +72,18 @@ def _check_idle(session: Session, device: Device) -> None:
         raise Conflict(f"Device {device.uuid} has attach handles in use.")
 
 
+def _check_bitstream(session: Session, image_uuid: str) -> None:
+    if not looks_like_uuid(image_uuid):
+        raise InvalidInput(f"'image_uuid' {image_uuid!r} is not an image uuid.")
+    image = session.scalar(select(Image).where(Image.uuid == image_uuid.lower()))
+    if image is None:
+        raise NotFound(f"Image {image_uuid} could not be found.")
+    if image.kind != "bitstream":
+        raise InvalidInput(f"Image {image.uuid} is {image.kind}, not a bitstream; flash it as firmware.")
+
+
 def _program(session: Session, hostname: str, image_uuid: str, pci_address: str | None) -> list[Operation]:
+    _check_bitstream(session, image_uuid)
     image = choose_image(session, None, image_uuid)
     devices = _devices(session, hostname, pci_address)
     regions = [d for device in devices for d in session.scalars(
