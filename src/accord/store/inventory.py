@@ -248,14 +248,17 @@ def _remove_device(session: Session, device: Device) -> bool:
 
 
 def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | None = None) -> list[str]:
-    """Hosts whose agents were not heard from within `lost_after` become lost (conditional update,
-    so several server replicas can run this at once)."""
+    """Hosts whose agents were not heard from within `lost_after` become lost, or `in use` for a
+    bare-metal node (conditional update, so several server replicas can run this at once);
+    returns both."""
     cutoff = (now or utcnow()) - lost_after
     silent = (Host.state == "up", Host.last_seen_at < cutoff)
-    # A bare-metal node reports only from its ramdisk: once deployed it is silent, and its last
-    # inventory stays, shown as in use (by the tenant), not lost.
-    session.execute(update(Host).where(*silent, Host.bare_metal.is_(True)).values(state=IN_USE))
-    names = list(session.scalars(select(Host.name).where(*silent)))
+    names = list(session.scalars(select(Host.name).where(*silent).order_by(Host.name)))
     if names:
-        session.execute(update(Host).where(Host.name.in_(names), *silent).values(state="lost"))
+        # A bare-metal node reports only from its ramdisk: once deployed it is silent, and its
+        # last inventory stays, shown as in use (by the tenant), not lost. Either way its
+        # devices offer nothing.
+        chosen = (Host.name.in_(names), *silent)
+        session.execute(update(Host).where(*chosen, Host.bare_metal.is_(True)).values(state=IN_USE))
+        session.execute(update(Host).where(*chosen).values(state="lost"))
     return names
