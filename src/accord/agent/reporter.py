@@ -99,11 +99,14 @@ class Reporter:
         result: dict[str, Any],
         error: str | None,
         attempt: int | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The operation as the server recorded it (its completion may turn a wrong read-back
+        into a failure)."""
         body: dict[str, Any] = {"succeeded": succeeded, "result": result, "error": error}
         if attempt is not None:
             body["attempt"] = attempt
-        self._post(f"/v2/hosts/{self.hostname}/operations/{operation_uuid}", body)
+        recorded: dict[str, Any] = self._post(f"/v2/hosts/{self.hostname}/operations/{operation_uuid}", body)
+        return recorded
 
     def download_image(self, image_uuid: str, dest: Path) -> str:
         """Stream an image blob to `dest`; returns the sha256 of what actually arrived."""

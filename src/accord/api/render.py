@@ -130,6 +130,7 @@ def host(base: str, row: Host, device_count: int) -> dict[str, Any]:
     return {
         "name": row.name,
         "state": row.state,
+        "bare_metal": row.bare_metal,
         "agent_version": row.agent_version,
         "last_seen_at": timestamp(row.last_seen_at),
         "device_count": device_count,

@@ -252,6 +252,25 @@ class OperationResult(BaseModel):
     attempt: int | None = Field(default=None, ge=1, strict=True)
 
 
+class HostEnrolment(Strict):
+    """`PUT /v2/hosts/{name}`: an operator enrols a host; `bare_metal` marks an Ironic node."""
+
+    what: ClassVar[str] = "host enrolment"
+    bare_metal: StrictBool
+
+
+class HostOperationStart(Strict):
+    """`POST /v2/hosts/{name}/operations`: a bare-metal node's ramdisk starts its own operation
+    (an Ironic step): program an approved bitstream, or flash approved firmware."""
+
+    what: ClassVar[str] = "operation request"
+    kind: Literal["program", "firmware"]
+    image_uuid: str = Field(min_length=1, max_length=64)
+    pci_address: str | None = Field(
+        default=None, max_length=16, description="The card; default: every fitting one"
+    )
+
+
 class ClaimRequest(Strict):
     what: ClassVar[str] = "claim"
     limit: int = Field(default=4, ge=1, le=MAX_CLAIM)

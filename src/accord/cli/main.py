@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from accord.cli import catalog, partitions, resources, rollouts, samples
 from accord.cli.client import Client
+from accord.cli.ironic import ironic_app
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
@@ -68,6 +69,7 @@ app.add_typer(catalog.audit_app, name="audit")
 app.add_typer(rollouts.firmware_app, name="firmware")
 app.add_typer(policy_app, name="policy")
 app.add_typer(partitions.dra_app, name="dra")
+app.add_typer(ironic_app, name="ironic")
 
 ConfigOption = Annotated[
     Path | None,

@@ -72,7 +72,7 @@ def desired_tree(session: Session) -> dict[str, list[ChildProvider]]:
     disabled device: the provider stays, nothing can be allocated from it. Partitions: see
     `mirrored_partitions`."""
     shown, totals = mirrored_partitions(session)
-    lost_hosts = set(session.scalars(select(Host.name).where(Host.state == "lost")))
+    lost_hosts = set(session.scalars(select(Host.name).where(Host.state.in_(("lost", "in use")))))
     traits: dict[int, set[str]] = {}
     for deployable_id, value in session.execute(
         select(Attribute.deployable_id, Attribute.value).where(Attribute.key.startswith("trait"))

@@ -235,6 +235,13 @@ ACCORD_RULES = [
         "Agent reports, heartbeats, operation claims and results (an agent only for its own host)",
         "POST /v2/hosts/{name}/…",
     ),
+    _api(
+        "host:update",
+        "accord:host:update",
+        ADMIN,
+        "Enrol a host (an Ironic node as bare metal)",
+        "PUT /v2/hosts/{name}",
+    ),
     _api("operation:get", "accord:operation:get", ADMIN, "List and show operations", "GET /v2/operations"),
     _api(
         "allocation_candidate:get",

@@ -123,7 +123,7 @@ def device_condition(session: Session, device: Device) -> DeviceCondition:
         lost=device.lost,
         quarantine_reason=device.quarantine_reason,
         hostname=device.hostname,
-        host_lost=host_state == "lost",
+        host_lost=host_state in ("lost", "in use"),
     )
 
 

@@ -178,6 +178,9 @@ def replace_attributes(session: Session, deployable: Deployable, wanted: list[tu
 # attach_info keys that describe a handle without naming it (an SR-IOV NIC VF's physnet and
 # SmartNIC facts): when they change, the same PCI function's handle is updated in place, so a
 # bound handle is never re-created free beside itself.
+# Host state of a deployed bare-metal node (its tenant holds the machine; no agent runs).
+IN_USE = "in use"
+
 HANDLE_FACTS = frozenset({"physical_network", "card_serial_number", "pf_mac_address", "vf_num"})
 
 
@@ -249,16 +252,19 @@ def _remove_device(session: Session, device: Device) -> bool:
 
 
 def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | None = None) -> list[str]:
-    """Hosts whose agents were not heard from within `lost_after` become lost (conditional update,
-    so several server replicas can run this at once)."""
+    """Hosts whose agents were not heard from within `lost_after` become lost, or `in use` for a
+    bare-metal node (conditional update, so several server replicas can run this at once);
+    returns both."""
     cutoff = (now or utcnow()) - lost_after
-    names = list(session.scalars(select(Host.name).where(Host.state == "up", Host.last_seen_at < cutoff)))
+    silent = (Host.state == "up", Host.last_seen_at < cutoff)
+    names = list(session.scalars(select(Host.name).where(*silent).order_by(Host.name)))
     if names:
-        session.execute(
-            update(Host)
-            .where(Host.name.in_(names), Host.state == "up", Host.last_seen_at < cutoff)
-            .values(state="lost")
-        )
+        # A bare-metal node reports only from its ramdisk: once deployed it is silent, and its
+        # last inventory stays, shown as in use (by the tenant), not lost. Either way its
+        # devices offer nothing.
+        chosen = (Host.name.in_(names), *silent)
+        session.execute(update(Host).where(*chosen, Host.bare_metal.is_(True)).values(state=IN_USE))
+        session.execute(update(Host).where(*chosen).values(state="lost"))
     return names
 
 

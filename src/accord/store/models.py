@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +63,8 @@ class Host(Timestamped, Base):
     rescan_token: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped whenever what the host offers changes (report diff, status): a DRA pool's generation.
     inventory_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An Ironic node: its agent runs only in the ramdisk, so silence means "deployed", not "lost".
+    bare_metal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Device(Timestamped, Base):

@@ -80,7 +80,7 @@ def load_hosts(
     ):
         traits[dep_id].add(value)
     free_partitions = free_units(session, ids)  # what coexists on a partitioned device
-    lost_query = select(HostRow.name).where(HostRow.state == "lost")
+    lost_query = select(HostRow.name).where(HostRow.state.in_(("lost", "in use")))
     if hostnames is not None:
         lost_query = lost_query.where(HostRow.name.in_(hostnames))
     lost_hosts = set(session.scalars(lost_query))

@@ -1,7 +1,7 @@
 """firmware_rollouts and firmware_rollout_devices: firmware campaigns in waves
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 each deployable's partition spec; a host's inventory generation (DRA pool generation)
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 """
 
 from __future__ import annotations
