@@ -10,7 +10,8 @@ import ipaddress
 
 from accord.config import Settings
 
-# `accord serve` exits with this when noauth would listen beyond loopback (client codes are 0-7, 8 is a busy port).
+# `accord serve` exits with this when noauth would listen beyond loopback
+# (client codes are 0-7; 8 is a port it cannot take).
 EXIT_UNSAFE = 9
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
