@@ -306,6 +306,8 @@ BAD_ROLLOUTS: list[tuple[dict[str, Any], int, str]] = [
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "canary": "1"}, 400, "canary"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": 0}, 400, "'wave'"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": "150%"}, 400, "'wave'"),
+    ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": 2**40}, 400, "'wave'"),
+    ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "canary": 2**40}, 400, "canary"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "max_failures": -2}, 400, "max_failures"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "in_use": "evict"}, 400, "in_use"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "force": True}, 400, "Unknown field"),
