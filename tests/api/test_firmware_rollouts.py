@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from accord.api.app import create_app
 from accord.services.rollouts import advance_all
 from accord.store.db import Database
+from accord.store.models import Host
 from tests.api.conftest import MEMBER, NOVA, Api
 from tests.api.test_firmware import add_firmware
 from tests.scenarios import fpga_host_snapshot
@@ -219,6 +221,23 @@ def test_in_use_wait_keeps_it_drained_until_released(
     tick(client)
     rollout = show(api, rollout)
     assert rollout["state"] == "completed" and statuses(api)[1] == "enabled"
+
+
+def test_a_drained_device_whose_host_is_lost_is_skipped(
+    api: Api, client: TestClient, fleet: list[str], image: str, db: Database
+) -> None:
+    bind_on(api, "host-b")
+    rollout = start(api, image, device_uuids=fleet[:2], canary=0, wave=2, in_use="wait")
+    assert steps(rollout)[1] == ("host-b", 1, "draining")
+    with db.write() as session:
+        session.execute(update(Host).where(Host.name == "host-b").values(state="lost"))
+    tick(client)
+    rollout = show(api, rollout)
+    assert (
+        steps(rollout)[1] == ("host-b", 1, "skipped")
+        and rollout["devices"][1]["reason"] == "its host is lost"
+    )
+    assert run_flashes(api) == ["host-a"]
 
 
 def test_pause_resume_abort(api: Api, client: TestClient, fleet: list[str], image: str) -> None:
