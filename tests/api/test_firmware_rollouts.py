@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from accord.api.app import create_app
 from accord.services.rollouts import advance_all
 from accord.store.db import Database
+from accord.store.models import Host
 from tests.api.conftest import MEMBER, NOVA, Api
 from tests.api.test_firmware import add_firmware
 from tests.scenarios import fpga_host_snapshot
@@ -221,6 +223,23 @@ def test_in_use_wait_keeps_it_drained_until_released(
     assert rollout["state"] == "completed" and statuses(api)[1] == "enabled"
 
 
+def test_a_drained_device_whose_host_is_lost_is_skipped(
+    api: Api, client: TestClient, fleet: list[str], image: str, db: Database
+) -> None:
+    bind_on(api, "host-b")
+    rollout = start(api, image, device_uuids=fleet[:2], canary=0, wave=2, in_use="wait")
+    assert steps(rollout)[1] == ("host-b", 1, "draining")
+    with db.write() as session:
+        session.execute(update(Host).where(Host.name == "host-b").values(state="lost"))
+    tick(client)
+    rollout = show(api, rollout)
+    assert (
+        steps(rollout)[1] == ("host-b", 1, "skipped")
+        and rollout["devices"][1]["reason"] == "its host is lost"
+    )
+    assert run_flashes(api) == ["host-a"]
+
+
 def test_pause_resume_abort(api: Api, client: TestClient, fleet: list[str], image: str) -> None:
     rollout = start(api, image, selector={"type": "FPGA"}, canary=1, wave=2)
     url = f"/v2/firmware_rollouts/{rollout['uuid']}"
@@ -306,6 +325,8 @@ BAD_ROLLOUTS: list[tuple[dict[str, Any], int, str]] = [
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "canary": "1"}, 400, "canary"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": 0}, 400, "'wave'"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": "150%"}, 400, "'wave'"),
+    ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "wave": 2**40}, 400, "'wave'"),
+    ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "canary": 2**40}, 400, "canary"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "max_failures": -2}, 400, "max_failures"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "in_use": "evict"}, 400, "in_use"),
     ({"image_uuid": "IMAGE", "selector": {"type": "FPGA"}, "force": True}, 400, "Unknown field"),

@@ -187,11 +187,15 @@ class FirmwareRolloutCreate(Strict):
     image_uuid: str = Field(description="An approved firmware image")
     device_uuids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_DEVICES)
     selector: RolloutSelector | None = None
-    canary: int = Field(default=DEFAULT_CANARY, ge=0, description="Devices flashed first, alone (wave 0)")
+    canary: int = Field(
+        default=DEFAULT_CANARY, ge=0, le=MAX_DEVICES, description="Devices flashed first, alone (wave 0)"
+    )
     wave: int | str = Field(
         default=DEFAULT_WAVE, description='Devices per later wave: a number >= 1 or a percentage ("25%")'
     )
-    max_failures: int = Field(default=0, ge=0, description="Failures tolerated before the campaign stops")
+    max_failures: int = Field(
+        default=0, ge=0, le=MAX_DEVICES, description="Failures tolerated before the campaign stops"
+    )
     in_use: Literal["wait", "skip"] = Field(
         default="skip", description="A device whose handles are in use: wait for them, or skip it"
     )

@@ -97,8 +97,8 @@ class WaveSize:
 def parse_wave(value: object) -> WaveSize:
     """`wave`: an integer >= 1, or "N%" with 1 <= N <= 100."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise InvalidInput(f"'wave' must be at least 1 device, not {value}.")
+        if not 1 <= value <= MAX_DEVICES:
+            raise InvalidInput(f"'wave' must be between 1 and {MAX_DEVICES} devices, not {value}.")
         return WaveSize(count=value)
     if isinstance(value, str):
         if value.strip().isdigit():
@@ -114,8 +114,8 @@ def parse_wave(value: object) -> WaveSize:
 def parse_count(name: str, value: object, default: int) -> int:
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidInput(f"'{name}' must be an integer >= 0, not {value!r}.")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_DEVICES:
+        raise InvalidInput(f"'{name}' must be an integer from 0 to {MAX_DEVICES}, not {value!r}.")
     return value
 
 

@@ -70,6 +70,9 @@ class Stepper:
     def device(self, member: RolloutDevice) -> Device | None:
         return self.session.get(Device, member.device_id) if member.device_id is not None else None
 
+    def host_lost(self, device: Device) -> bool:
+        return self.session.scalar(select(Host.state).where(Host.name == device.hostname)) == "lost"
+
     def _set_enabled(self, member: RolloutDevice, device: Device | None) -> None:
         """Give a device back: only one the campaign disabled itself, never an operator's."""
         if device is not None and member.was_enabled and device.status == "maintaining":
@@ -94,10 +97,9 @@ class Stepper:
         if device is None:
             self.skip(member, "the device is no longer reported")
             return
-        host = self.session.scalar(select(Host.state).where(Host.name == device.hostname))
         version = self.image.version if self.image is not None else None
         reason = skip_before_start(
-            device.firmware_version, version or "", device.quarantine_reason, host == "lost"
+            device.firmware_version, version or "", device.quarantine_reason, self.host_lost(device)
         )
         if reason is not None:
             self.skip(member, reason)
@@ -119,6 +121,9 @@ class Stepper:
         if device.status != "maintaining":
             member.was_enabled = False  # an operator took it back: theirs to keep enabled
             self.skip(member, "enabled again by an operator during the rollout")
+            return
+        if self.host_lost(device):  # its agent would never claim the flash
+            self.skip(member, "its host is lost")
             return
         running = self.rollout.state == RolloutState.RUNNING
         in_use = handles_in_use(self.session, device)
