@@ -11,8 +11,12 @@ from typing import Any
 import kubernetes.client as k8s
 import pytest
 
+from accord.agent.drivers.base import DriverConfig
+from accord.agent.drivers.nvidia_gpu import NvidiaGpuDriver
 from accord.agent.sim.builder import SysfsBuilder
+from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts import gpu
+from accord.schemas.inventory import InventorySnapshot
 from tests.api.conftest import MEMBER, Api
 from tests.api.test_partitions import T4, T4_TYPES, bind, by_suffix, report, vgpu_profile
 
@@ -141,3 +145,26 @@ def test_dra_export_is_admin_only_and_names_unknown_hosts(api: Api, t4: str) -> 
     assert api.as_(MEMBER).get("/v2/deviceclasses").status_code == 403
     r = api.get("/v2/hosts/nowhere/resourceslices")
     assert r.status_code == 404 and "nowhere" in r.json()["error_message"]
+
+
+def test_the_agents_vgpu_type_option_is_the_default_and_a_pin_wins(api: Api, tmp_path: Path) -> None:
+    b = SysfsBuilder(tmp_path / "t4")
+    gpu.tesla_t4_with_vgpu(b, T4, types=T4_TYPES)
+    config = DriverConfig(vgpu_types={"1eb8": "nvidia-223"})  # `accord agent --vgpu-type 1eb8=nvidia-223`
+    reported = NvidiaGpuDriver(b.root, SimulatedKernel(b.root), config).discover()
+    assert reported[0].preferred_part_type == "nvidia-223"
+    snapshot = InventorySnapshot(hostname="host-t4", devices=reported).model_dump(mode="json")
+    assert api.post("/v2/hosts/host-t4/inventory", json=snapshot).status_code == 200
+    assert {d["attributes"]["partType"]["string"] for d in devices(slices(api))} == {"nvidia-223"}
+    device = api.get("/v2/devices").json()["devices"][0]["uuid"]
+    assert (
+        api.put(f"/v2/devices/{device}/vgpu_type", json={"vgpu_type": "nvidia-232"}).json()["mirrored_type"]
+        == "nvidia-232"
+    )
+    assert (
+        api.put(f"/v2/devices/{device}/vgpu_type", json={"vgpu_type": None}).json()["mirrored_type"]
+        == "nvidia-223"
+    )
+    # A type the GPU does not offer is not reported as preferred.
+    other = NvidiaGpuDriver(b.root, SimulatedKernel(b.root), DriverConfig(vgpu_types={T4: "nvidia-9"}))
+    assert other.discover()[0].preferred_part_type is None

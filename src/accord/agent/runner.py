@@ -29,6 +29,7 @@ class AgentOptions:
     retries: int = 5
     passthrough: tuple[str, ...] = ()  # generic PCI allow-list: vendor:product, vendor:*, class:HEX
     physnets: tuple[tuple[str, str], ...] = ()  # (PF address or netdev name, physnet)
+    vgpu_types: tuple[tuple[str, str], ...] = ()  # (GPU address, product id or model, vGPU type)
     # Where the agent keeps its operation journal (so a restart never reruns a started
     # operation); None keeps it in memory only.
     state_dir: Path | None = None
@@ -43,7 +44,9 @@ def journal_path(state_dir: Path, hostname: str) -> Path:
 def build_agent(options: AgentOptions) -> Agent:
     from accord.agent.drivers import DriverConfig, all_drivers, discover_host
 
-    config = DriverConfig(passthrough=options.passthrough, physnets=dict(options.physnets))
+    config = DriverConfig(
+        passthrough=options.passthrough, physnets=dict(options.physnets), vgpu_types=dict(options.vgpu_types)
+    )
     drivers = all_drivers(options.sysfs_root, options.simulate, config)
     reporter = Reporter(
         options.server, options.hostname, options.token, retries=options.retries, ca_file=options.ca_file

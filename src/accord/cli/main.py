@@ -282,6 +282,12 @@ def agent(
         list[str] | None,
         typer.Option(help="Physical network of an SR-IOV NIC: PF_ADDRESS_OR_IFNAME=PHYSNET"),
     ] = None,
+    vgpu_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="vGPU type to mirror for a GPU: ADDRESS_PRODUCT_OR_MODEL=TYPE (e.g. 1eb8=nvidia-222)"
+        ),
+    ] = None,
     state_dir: Annotated[
         Path | None,
         typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
@@ -305,6 +311,13 @@ def agent(
             typer.secho(f"error: --physnet {item!r} is not NIC=PHYSNET", fg="red", err=True)
             raise typer.Exit(2)
         physnets.append((key, value))
+    vgpu_types = []
+    for item in vgpu_type or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            typer.secho(f"error: --vgpu-type {item!r} is not GPU=TYPE", fg="red", err=True)
+            raise typer.Exit(2)
+        vgpu_types.append((key, value))
     options = AgentOptions(
         server=server,
         hostname=host,
@@ -315,6 +328,7 @@ def agent(
         retries=retries,
         passthrough=tuple(allow or ()),
         physnets=tuple(physnets),
+        vgpu_types=tuple(vgpu_types),
         state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
         ca_file=str(ca_file) if ca_file else None,
     )

@@ -117,6 +117,8 @@ class DeviceReport(_Strict):
     deployables: list[DeployableReport] = Field(default_factory=list)
     # Counters its partitions share: {"gpu": {"framebuffer_mib": 16384, "vfs": 16}}.
     counter_sets: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+    # The partition type the agent's options prefer to mirror (`--vgpu-type`); a pin wins.
+    preferred_part_type: str | None = Field(default=None, max_length=64)
 
     @field_validator("pci_address")
     @classmethod

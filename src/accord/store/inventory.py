@@ -117,6 +117,7 @@ def _apply_device(session: Session, device: Device, report: DeviceReport) -> boo
         health_reasons=list(report.health.reasons),
         lost=False,
         counter_sets={k: dict(v) for k, v in report.counter_sets.items()} or None,
+        preferred_part_type=report.preferred_part_type,
     )
     session.flush()
     cpid = session.scalar(select(ControlpathID).where(ControlpathID.device_id == device.id))

@@ -97,6 +97,8 @@ class Device(Timestamped, Base):
     partition_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The partition type the operator pinned for counter-less mirrors (Placement, DRA).
     pinned_part_type: Mapped[str | None] = mapped_column(String(64))
+    # The type the agent's options prefer (reported); the operator's pin wins over it.
+    preferred_part_type: Mapped[str | None] = mapped_column(String(64))
     deployables: Mapped[list[Deployable]] = relationship(
         back_populates="device", cascade="all, delete-orphan", passive_deletes=True
     )

@@ -55,14 +55,14 @@ def load_partitioned(
     session: Session, device_ids: Iterable[int] | None = None
 ) -> dict[int, PartitionedDevice]:
     """Every partitioned device (or those named), with its parts' handle counts; three queries."""
-    query = select(Device.id, Device.counter_sets, Device.pinned_part_type).where(
+    query = select(Device.id, Device.counter_sets, Device.pinned_part_type, Device.preferred_part_type).where(
         Device.counter_sets.is_not(None)
     )
     if device_ids is not None:
         query = query.where(Device.id.in_(set(device_ids)))
     devices = {
-        dev_id: PartitionedDevice(dev_id, counters or {}, pinned)
-        for dev_id, counters, pinned in session.execute(query)
+        dev_id: PartitionedDevice(dev_id, counters or {}, pinned or preferred)
+        for dev_id, counters, pinned, preferred in session.execute(query)
     }
     if not devices:
         return {}
@@ -162,7 +162,7 @@ def pin_part_type(session: Session, device: Device, part_type: str | None) -> st
         )
     device.pinned_part_type = part_type
     assert partitioned is not None or part_type is None
-    return mirrored_type(partitioned, part_type) if partitioned else None
+    return mirrored_type(partitioned, part_type or device.preferred_part_type) if partitioned else None
 
 
 def mirrored_type(device: PartitionedDevice, pinned: str | None) -> str | None:

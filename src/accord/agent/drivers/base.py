@@ -30,10 +30,13 @@ class DriverConfig:
     passthrough: like Nova's passthrough whitelist, `vendor:product` ("10ee:5000", "1af4:*")
     or `class:<hex prefix>` ("class:0b40"), for the generic PCI family.
     physnets: the physical network of each SR-IOV NIC, keyed by PF PCI address or netdev name.
+    vgpu_types: the vGPU type to mirror for a GPU (as Nova's enabled_mdev_types), keyed by PCI
+    address, product id ("1eb8") or model ("Tesla T4"); an operator's pin on the server wins.
     """
 
     passthrough: tuple[str, ...] = ()
     physnets: dict[str, str] = field(default_factory=dict)
+    vgpu_types: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -366,11 +366,14 @@ class NvidiaGpuDriver:
         # it is, consuming every slice (so it and the MIG devices exclude each other).
         if not mdev_offers and not vfio_offers and not deployables:
             deployables = [self._pgpu_deployable(gpu)]
+        model = facts.get("Model") or KNOWN_MODELS.get(gpu.device, f"NVIDIA GPU {gpu.vendor_product}")
+        wanted = self.config.vgpu_types
+        preferred = wanted.get(gpu.address) or wanted.get(gpu.device) or wanted.get(model)
         return DeviceReport(
             type="GPU",
             vendor=gpu.vendor,
             product=gpu.device,
-            model=facts.get("Model") or KNOWN_MODELS.get(gpu.device, f"NVIDIA GPU {gpu.vendor_product}"),
+            model=model,
             pci_address=gpu.address,
             numa_node=gpu.numa_node,
             driver=gpu.driver,
@@ -380,6 +383,7 @@ class NvidiaGpuDriver:
             vendor_board_info=info,
             deployables=deployables,
             counter_sets={GPU_COUNTERS: counters} if counters else {},
+            preferred_part_type=preferred if preferred in mdev_offers or preferred in vfio_offers else None,
         )
 
     def _deployable(

@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("counter_sets", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("partition_version", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("pinned_part_type", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("preferred_part_type", sa.String(64), nullable=True))
     with op.batch_alter_table("deployables") as batch:
         batch.add_column(sa.Column("partition", sa.JSON(), nullable=True))
     with op.batch_alter_table("hosts") as batch:
@@ -33,6 +34,7 @@ def downgrade() -> None:
     with op.batch_alter_table("deployables") as batch:
         batch.drop_column("partition")
     with op.batch_alter_table("devices") as batch:
+        batch.drop_column("preferred_part_type")
         batch.drop_column("pinned_part_type")
         batch.drop_column("partition_version")
         batch.drop_column("counter_sets")
