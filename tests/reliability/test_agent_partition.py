@@ -33,6 +33,7 @@ def _counted(calls: list[str], name: str, function: Callable[..., Any]) -> Calla
     return counted
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
 def test_agent_cut_off_past_the_lost_period_returns_without_rerunning_or_losing_handles(
     tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
