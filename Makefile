@@ -20,8 +20,12 @@ TEMPEST_VENV := .venv-tempest
 TEMPEST_STAMP := $(TEMPEST_VENV)/.installed
 NOVA_VENV := .venv-nova
 NOVA_STAMP := $(NOVA_VENV)/.installed
+# ironic-python-agent 13 with Accord's hardware manager (`accord[ironic]`, editable), driven by
+# tests/ironic/ as Ironic's conductor would: IPA's pins stay out of the server's venv.
+IPA_VENV := .venv-ipa
+IPA_STAMP := $(IPA_VENV)/.installed
 
-.PHONY: install placement keystone tempest nova chromium run test lint typecheck pytest bench clean
+.PHONY: install placement keystone tempest nova ipa chromium run test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +78,14 @@ $(NOVA_STAMP):
 
 nova: $(NOVA_STAMP)
 
+$(IPA_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(IPA_VENV)
+	$(IPA_VENV)/bin/pip install --quiet --upgrade pip
+	$(IPA_VENV)/bin/pip install --quiet -e '.[ironic]'
+	touch $(IPA_STAMP)
+
+ipa: $(IPA_STAMP)
+
 # Debian's Chromium and its driver, for the console's browser test (tests/console/).
 chromium:
 	@[ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] || \
@@ -90,10 +102,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install placement keystone tempest nova chromium
+pytest: install placement keystone tempest nova ipa chromium
 	$(BIN)/pytest
 
-test: placement keystone tempest nova chromium lint typecheck pytest
+test: placement keystone tempest nova ipa chromium lint typecheck pytest
 
 bench: install keystone
 	$(BIN)/python bench/api.py
@@ -103,6 +115,7 @@ bench: install keystone
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/keystone.py
 	$(BIN)/python bench/program_wait.py
+	$(BIN)/python bench/soak.py
 
 clean:
-	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) $(IPA_VENV) .pytest_cache .mypy_cache .ruff_cache

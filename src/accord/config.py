@@ -62,6 +62,7 @@ class Settings:
     nova_url: str = ""  # where accelerator-request-bound events go; empty: none are sent
     placement_url: str = ""  # mirror the provider tree into this Placement; empty: no mirror
     placement_token: str = ""  # X-Auth-Token for Placement ("admin" for a noauth2 Placement)
+    dra_driver: str = "accelerators.accord"  # the DRA driver name ResourceSlices are exported under
     public_endpoint: str = ""  # base URL for links; empty: the request's own base URL
     address: str = "127.0.0.1"
     port: int = 6666
@@ -79,6 +80,18 @@ class Settings:
     operation_lease_s: float = 120.0  # an agent that claimed work and went quiet this long loses it
     program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202
     reconcile_interval_s: float = 10.0  # 0 disables the background reconcilers
+    # PostgreSQL: bound on connecting (and, doubled, on waiting for a pooled connection), and on
+    # any one statement; past them a request gets 503 instead of hanging on a dead database.
+    database_connect_timeout_s: float = 5.0
+    database_statement_timeout_s: float = 30.0
+    # A background task's lease in the database (one replica runs each task at a time); a holder
+    # that stops renewing is replaced after this long. 0: max(30 s, 3 reconcile intervals).
+    task_lease_s: float = 0.0
+    shutdown_timeout_s: float = 30.0  # SIGTERM: in-flight requests get this long to finish
+    # noauth trusts headers, so it listens only on loopback unless this insecure switch is on.
+    insecure_noauth_anywhere: bool = False
+    ssl_certfile: str = ""  # serve HTTPS with this certificate chain (PEM) ...
+    ssl_keyfile: str = ""  # ... and this private key
     # oslo.policy-style YAML overriding the default rules ([oslo_policy] policy_file in the TOML).
     policy_file: str = ""
     keystone_authtoken: KeystoneAuthtoken = field(default_factory=KeystoneAuthtoken)
@@ -88,6 +101,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'accord.sqlite'}"
+
+    @property
+    def effective_task_lease_s(self) -> float:
+        return self.task_lease_s or max(30.0, 3 * self.reconcile_interval_s)
 
     @property
     def tokens_file(self) -> Path:
@@ -204,4 +221,6 @@ def load_settings(
         raise ConfigError(f"ACCORD_AUTH must be one of {', '.join(AUTH_MODES)}, got {settings.auth!r}")
     if settings.auth == "keystone":
         _check_keystone(settings.keystone_authtoken)
+    if bool(settings.ssl_certfile) != bool(settings.ssl_keyfile):
+        raise ConfigError("ACCORD_SSL_CERTFILE and ACCORD_SSL_KEYFILE go together: give both or neither")
     return settings

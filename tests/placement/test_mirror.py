@@ -289,3 +289,44 @@ def test_cli_sync(
     )
     assert down.returncode == 7
     assert "unreachable" in down.stderr
+
+
+class _ReadThenRaced(PlacementClient):
+    """A client that, right after the mirror reads a host's tree, lets another writer (a second
+    replica's reconcile, `accord placement sync`) run a whole sync: the providers the mirror
+    saw missing then exist when it creates them."""
+
+    def __init__(self, url: str, rival: Any) -> None:
+        super().__init__(url, "admin")
+        self.rival = rival
+
+    def tree(self, root_uuid: str) -> list[dict[str, Any]]:
+        seen = super().tree(root_uuid)
+        self.rival()
+        return seen
+
+
+def test_a_create_lost_to_a_concurrent_writer_is_not_a_failure(
+    db: Database, mirror: PlacementMirror, raw: Placement, placement: PlacementServer
+) -> None:
+    root = raw.compute_node(HOST)
+    report(db, fpga_host_snapshot(HOST, vfs=4, devices=2))
+    racing = PlacementMirror(_ReadThenRaced(placement.url, lambda: sync(db, mirror)))
+    result = sync(db, racing)
+    assert result.errors == []  # was: two placement.duplicate_name errors, exit 5 from the CLI
+    assert result.created == []  # the rival created them
+    children = raw.children(root)
+    assert len(children) == 2
+    assert all(raw.inventory(p["uuid"])["FPGA"]["total"] == 4 for p in children.values())
+    assert not sync(db, mirror).changed
+
+
+def test_a_name_taken_by_another_provider_is_still_an_error(
+    db: Database, mirror: PlacementMirror, raw: Placement
+) -> None:
+    root = raw.compute_node(HOST)
+    report(db, fpga_host_snapshot(HOST, vfs=4))
+    squatter = {"name": f"{HOST}_0000:5e:00.0", "uuid": str(uuid.uuid4()), "parent_provider_uuid": root}
+    assert raw.http.post("/resource_providers", json=squatter).status_code == 200
+    result = sync(db, mirror)
+    assert len(result.errors) == 1 and "duplicate_name" in result.errors[0]

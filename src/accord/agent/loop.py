@@ -10,6 +10,7 @@ heartbeat names the operations still held, which renews their leases.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +20,16 @@ from typing import Any
 from accord import __version__
 from accord.agent.executor import Outcome
 from accord.agent.journal import OperationJournal
-from accord.agent.reporter import Reporter
+from accord.agent.reporter import Reporter, ServerUnreachable
 from accord.agent.work import OperationWorkers
 from accord.schemas.inventory import DeviceReport, InventorySnapshot
 
 log = logging.getLogger(__name__)
 
 Discover = Callable[[], tuple[list[DeviceReport], list[str]]]
+# Cut off from the server, the agent tries again after poll_s, doubling up to this, each wait
+# drawn between half and all of it, so agents cut off together do not return in lockstep.
+MAX_BACKOFF_S = 60.0
 
 
 @dataclass
@@ -63,6 +67,8 @@ class Agent:
         self.heartbeat_s = heartbeat_s
         self.stopping = threading.Event()
         self._rescan_token: int | None = None
+        self.cut_off_since: float | None = None  # monotonic time the server stopped answering
+        self._failures = 0
 
     def snapshot(self) -> tuple[InventorySnapshot, list[str]]:
         devices, skipped = self.discover()
@@ -144,9 +150,33 @@ class Agent:
                     if self.work.capacity and now - last_claim >= self.poll_s:
                         last_claim = now
                         self.work.claim()
+            except ServerUnreachable as exc:
+                self._wake.wait(self._cut_off(exc))
+                last_report = float("-inf")  # next try: discover afresh and report that
+                continue
             except Exception:
                 log.exception("agent pass failed; retrying")
+            self._back_in_touch()
             self._wake.wait(min(self.poll_s, self._beat_every()))
+
+    def _cut_off(self, exc: ServerUnreachable) -> float:
+        """Note the failure; returns how long to wait before trying again. Until the server
+        answers, every try is a whole pass: discover afresh, report (once, when it answers)."""
+        if self.cut_off_since is None:
+            self.cut_off_since = time.monotonic()
+            log.warning("cut off from the server (%s); retrying with backoff, discovery goes on", exc)
+            self.reporter.retries_now = 1  # the backoff is here now, not in each request
+        self._failures += 1
+        ceiling = min(MAX_BACKOFF_S, self.poll_s * 2.0 ** min(self._failures, 10))
+        return random.uniform(0.5, 1.0) * ceiling
+
+    def _back_in_touch(self) -> None:
+        if self.cut_off_since is None:
+            return
+        log.warning("server answers again after %.0f s cut off", time.monotonic() - self.cut_off_since)
+        self.cut_off_since = None
+        self._failures = 0
+        self.reporter.retries_now = None
 
     def _beat_every(self) -> float:
         if self.work is not None and self.work.busy:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
+import ssl
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +35,12 @@ class Reporter:
         retries: int = 5,
         backoff_s: float = 0.5,
         timeout_s: float = 10.0,
+        ca_file: str | None = None,
     ) -> None:
         self.base = server_url.rstrip("/")
         self.hostname = hostname
         self.retries = max(1, retries)
+        self.retries_now: int | None = None  # set by a loop doing its own backoff
         self.backoff_s = backoff_s
         headers = (
             {"Authorization": f"Bearer {token}"}
@@ -48,14 +52,17 @@ class Reporter:
                 "X-Accord-Host": hostname,
             }
         )
-        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout_s)
+        # An https server is verified against the system's CAs, or only against ca_file's.
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout_s, verify=verify)
 
     def close(self) -> None:
         self.client.close()
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         last: str = ""
-        for attempt in range(1, self.retries + 1):
+        retries = self.retries_now or self.retries
+        for attempt in range(1, retries + 1):
             try:
                 response = self.client.post(path, json=body)
             except httpx.HTTPError as exc:
@@ -67,10 +74,10 @@ class Reporter:
                 if response.status_code < 500:
                     raise ServerRefused(f"{response.status_code} from {self.base}{path}: {message}")
                 last = f"{response.status_code}: {message}"
-            log.warning("server %s not answering (attempt %d/%d): %s", self.base, attempt, self.retries, last)
-            if attempt < self.retries:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        raise ServerUnreachable(f"cannot reach Accord at {self.base} after {self.retries} attempts ({last})")
+            log.warning("server %s not answering (attempt %d/%d): %s", self.base, attempt, retries, last)
+            if attempt < retries:  # jittered, so agents that lost the server together spread out
+                time.sleep(self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+        raise ServerUnreachable(f"cannot reach Accord at {self.base} after {retries} attempts ({last})")
 
     def report(self, snapshot: InventorySnapshot) -> dict[str, Any]:
         result: dict[str, Any] = self._post(
@@ -92,11 +99,14 @@ class Reporter:
         result: dict[str, Any],
         error: str | None,
         attempt: int | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The operation as the server recorded it (its completion may turn a wrong read-back
+        into a failure)."""
         body: dict[str, Any] = {"succeeded": succeeded, "result": result, "error": error}
         if attempt is not None:
             body["attempt"] = attempt
-        self._post(f"/v2/hosts/{self.hostname}/operations/{operation_uuid}", body)
+        recorded: dict[str, Any] = self._post(f"/v2/hosts/{self.hostname}/operations/{operation_uuid}", body)
+        return recorded
 
     def download_image(self, image_uuid: str, dest: Path) -> str:
         """Stream an image blob to `dest`; returns the sha256 of what actually arrived."""

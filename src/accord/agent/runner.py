@@ -32,6 +32,7 @@ class AgentOptions:
     # Where the agent keeps its operation journal (so a restart never reruns a started
     # operation); None keeps it in memory only.
     state_dir: Path | None = None
+    ca_file: str | None = None  # verify an https server against this CA bundle only
 
 
 def journal_path(state_dir: Path, hostname: str) -> Path:
@@ -44,7 +45,9 @@ def build_agent(options: AgentOptions) -> Agent:
 
     config = DriverConfig(passthrough=options.passthrough, physnets=dict(options.physnets))
     drivers = all_drivers(options.sysfs_root, options.simulate, config)
-    reporter = Reporter(options.server, options.hostname, options.token, retries=options.retries)
+    reporter = Reporter(
+        options.server, options.hostname, options.token, retries=options.retries, ca_file=options.ca_file
+    )
     executor = Executor(drivers, options.hostname, reporter.download_image)
     return Agent(
         options.hostname,

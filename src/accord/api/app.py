@@ -34,9 +34,11 @@ from accord.api.routes import (
     device_profiles,
     devices,
     firmware_rollouts,
+    health,
     hosts,
     images,
     operations,
+    partitions,
     program,
     quotas,
     trusted_keys,
@@ -66,6 +68,8 @@ class Route(NamedTuple):
 ROUTES: list[Route] = [
     Route("GET", "/", versions.root, summary="API versions"),
     Route("GET", "/v2", versions.v2, summary="The v2 API and its microversion range"),
+    Route("GET", "/healthz", health.healthz, summary="The process answers (no authentication)"),
+    Route("GET", "/readyz", health.readyz, summary="The database answers and its schema is current"),
     Route("GET", "/v2/device_profiles", device_profiles.list_),
     Route("POST", "/v2/device_profiles", device_profiles.create, 201, body=schemas.DeviceProfileCreate),
     Route("DELETE", "/v2/device_profiles", device_profiles.delete_many, 204),
@@ -89,6 +93,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v2/devices/{device_uuid}/disable", devices.disable),
     Route("POST", "/v2/devices/{device_uuid}/enable", devices.enable),
     Route("GET", "/v2/devices/{device_uuid}/health", devices.health),
+    Route("PUT", "/v2/devices/{device_uuid}/vgpu_type", partitions.set_vgpu_type, body=schemas.VgpuTypePin),
     Route(
         "POST", "/v2/devices/{device_uuid}/firmware", devices.flash_firmware, 202, body=schemas.FirmwareFlash
     ),
@@ -109,8 +114,18 @@ ROUTES: list[Route] = [
     Route("DELETE", "/v2/attributes/{attribute_uuid}", attributes.delete, 204),
     Route("GET", "/v2/hosts", hosts.list_),
     Route("GET", "/v2/hosts/{hostname}", hosts.show),
+    Route("PUT", "/v2/hosts/{hostname}", hosts.enrol, body=schemas.HostEnrolment),
     Route("POST", "/v2/hosts/{hostname}/inventory", hosts.report_inventory, body=InventorySnapshot),
+    Route(
+        "POST",
+        "/v2/hosts/{hostname}/operations",
+        operations.start_own,
+        201,
+        body=schemas.HostOperationStart,
+    ),
     Route("POST", "/v2/hosts/{hostname}/heartbeat", hosts.heartbeat, body=Heartbeat),
+    Route("GET", "/v2/hosts/{hostname}/resourceslices", partitions.resource_slices),
+    Route("GET", "/v2/deviceclasses", partitions.device_classes),
     Route("POST", "/v2/hosts/{hostname}/operations/claim", operations.claim, body=schemas.ClaimRequest),
     Route(
         "POST",
@@ -198,7 +213,12 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
     state = AppState(
         settings=settings,
-        db=db or Database(settings.effective_database_url),
+        db=db
+        or Database(
+            settings.effective_database_url,
+            connect_timeout_s=settings.database_connect_timeout_s,
+            statement_timeout_s=settings.database_statement_timeout_s,
+        ),
         authenticator=make_authenticator(settings),
         nova=(
             NovaNotifier(settings.nova_url, settings.nova_token, settings.nova_event_retries)
@@ -225,6 +245,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 state.completions,
                 passes,
                 on_hosts_lost=scheduler.invalidate,
+                lease_s=settings.effective_task_lease_s,
             )
             reconciler.start()
         yield

@@ -7,9 +7,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.domain.errors import AccordError, Locked
+from accord.store.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,8 @@ HTTP_MESSAGES = {
     405: "The method is not allowed for this resource.",
     413: "The request body is too large.",
 }
+DATABASE_UNAVAILABLE = "The database cannot be reached right now; nothing was changed. Try again."
+RETRY_AFTER_S = "5"
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -57,7 +62,23 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> Response:
+        # The request's transaction was rolled back with its connection, so a 503 promises the
+        # client that nothing of this request was written.
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
+        response = error_response(503, DATABASE_UNAVAILABLE)
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal error; the server log has the details.")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]

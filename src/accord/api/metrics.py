@@ -25,6 +25,12 @@ class StoreCollector(Collector):
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Registering asks for the names; without this it would query, and an app could not be
+        # built while the database is down.
+        for name in ("accord_arqs", "accord_devices", "accord_hosts", "accord_operations"):
+            yield GaugeMetricFamily(name, name, labels=["state"])
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         queries: list[tuple[str, str, Any, Any]] = [
             ("accord_arqs", "Accelerator requests by state", AcceleratorRequest.state, AcceleratorRequest),

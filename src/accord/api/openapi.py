@@ -22,6 +22,7 @@ ERROR_STATUSES = {
     "403": "Not allowed",
     "404": "Not found",
     "406": "Microversion not acceptable",
+    "503": "The database (or Keystone) cannot be reached; try again",
 }
 
 

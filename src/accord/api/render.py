@@ -88,7 +88,12 @@ def device(base: str, row: Device, with_status: bool) -> dict[str, Any]:
 
 
 def deployable(
-    base: str, row: Deployable, device_uuid: str, attributes: list[Attribute], parent: str | None
+    base: str,
+    row: Deployable,
+    device_uuid: str,
+    attributes: list[Attribute],
+    parent: str | None,
+    num_accelerators: int,
 ) -> dict[str, Any]:
     attrs = [{a.key: a.value} for a in attributes]
     return {
@@ -96,7 +101,7 @@ def deployable(
         "parent_id": parent,
         "root_id": parent,
         "name": row.name,
-        "num_accelerators": row.num_accelerators,
+        "num_accelerators": num_accelerators,
         "device_id": device_uuid,
         "attributes_list": json.dumps(attrs),
         "rp_uuid": row.rp_uuid,
@@ -125,6 +130,7 @@ def host(base: str, row: Host, device_count: int) -> dict[str, Any]:
     return {
         "name": row.name,
         "state": row.state,
+        "bare_metal": row.bare_metal,
         "agent_version": row.agent_version,
         "last_seen_at": timestamp(row.last_seen_at),
         "device_count": device_count,

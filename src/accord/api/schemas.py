@@ -203,6 +203,14 @@ class FirmwareRolloutCreate(Strict):
         return value
 
 
+class VgpuTypePin(Strict):
+    what: ClassVar[str] = "vGPU type pin"
+    vgpu_type: str | None = Field(
+        max_length=64,
+        description="The vGPU type id (nvidia-222) to mirror into Placement and DRA; null unpins",
+    )
+
+
 class ProgramImage(Strict):
     image_uuid: str
 
@@ -242,6 +250,25 @@ class OperationResult(BaseModel):
     result: dict[str, Any] = Field(default_factory=dict)
     error: str | None = Field(default=None, max_length=4000)
     attempt: int | None = Field(default=None, ge=1, strict=True)
+
+
+class HostEnrolment(Strict):
+    """`PUT /v2/hosts/{name}`: an operator enrols a host; `bare_metal` marks an Ironic node."""
+
+    what: ClassVar[str] = "host enrolment"
+    bare_metal: StrictBool
+
+
+class HostOperationStart(Strict):
+    """`POST /v2/hosts/{name}/operations`: a bare-metal node's ramdisk starts its own operation
+    (an Ironic step): program an approved bitstream, or flash approved firmware."""
+
+    what: ClassVar[str] = "operation request"
+    kind: Literal["program", "firmware"]
+    image_uuid: str = Field(min_length=1, max_length=64)
+    pci_address: str | None = Field(
+        default=None, max_length=16, description="The card; default: every fitting one"
+    )
 
 
 class ClaimRequest(Strict):

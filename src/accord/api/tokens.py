@@ -7,6 +7,7 @@ re-reads the file when it changes, so `accord token create` takes effect without
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -58,10 +59,16 @@ class TokenStore:
         self._mtime = mtime
 
     def lookup(self, token: str) -> RequestContext | None:
+        presented = digest(token)
         with self._lock:
             self._load()
-            record = self._by_digest.get(digest(token))
-        return record.context() if record else None
+            # Keyed by the sha256 of the token: how long finding a key takes says something
+            # about a digest, which cannot be turned back into a token; the final comparison is
+            # constant-time all the same.
+            record = self._by_digest.get(presented)
+        if record is None or not hmac.compare_digest(record.sha256, presented):
+            return None
+        return record.context()
 
     def create(
         self, project_id: str, roles: list[str], user_id: str | None = None, host: str | None = None

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from accord.cli import catalog, resources, rollouts, samples
+from accord.cli import catalog, partitions, resources, rollouts, samples
 from accord.cli.client import Client
+from accord.cli.ironic import ironic_app
 from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
@@ -67,6 +68,8 @@ app.add_typer(catalog.key_app, name="key")
 app.add_typer(catalog.audit_app, name="audit")
 app.add_typer(rollouts.firmware_app, name="firmware")
 app.add_typer(policy_app, name="policy")
+app.add_typer(partitions.dra_app, name="dra")
+app.add_typer(ironic_app, name="ironic")
 
 ConfigOption = Annotated[
     Path | None,
@@ -160,16 +163,37 @@ def serve(
     address: Annotated[str | None, typer.Option(help="Listen address (127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (the server keeps no state of its own)")] = 1,
+    insecure_noauth_anywhere: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-noauth-anywhere",
+            help="Let ACCORD_AUTH=noauth listen beyond loopback: anyone who reaches it is admin",
+        ),
+    ] = False,
+    ssl_certfile: Annotated[str | None, typer.Option(help="Serve HTTPS: certificate chain (PEM)")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="Serve HTTPS: private key (PEM)")] = None,
 ) -> None:
-    """Run the API server (migrates the schema first)."""
+    """Run the API server (migrates the schema first). SIGTERM stops it gracefully."""
     import os
 
     import uvicorn
 
     from accord.api.app import create_app
     from accord.api.auth import make_policy
+    from accord.cli.exposure import EXIT_UNSAFE, describe, refuse_reason
 
-    settings = settings_or_exit(config, address=address, port=port)
+    settings = settings_or_exit(
+        config,
+        address=address,
+        port=port,
+        insecure_noauth_anywhere=insecure_noauth_anywhere or None,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    refusal = refuse_reason(settings)
+    if refusal:
+        typer.secho(f"error: {refusal}", fg="red", err=True)
+        raise typer.Exit(EXIT_UNSAFE)
     try:
         make_policy(settings)  # a broken policy file stops the server before it listens
     except ConfigError as exc:
@@ -180,6 +204,13 @@ def serve(
     from accord.cli.listen import bind_or_exit
 
     sock = bind_or_exit(settings.address, settings.port)
+    server_options: dict[str, Any] = {
+        "log_level": "warning",
+        # SIGTERM: stop accepting, let in-flight requests finish within this bound, then exit.
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout_s)),
+        "ssl_certfile": settings.ssl_certfile or None,
+        "ssl_keyfile": settings.ssl_keyfile or None,
+    }
     if workers > 1:
         # Workers rebuild the settings from the environment: pass on what the flags said.
         os.environ.update({"ACCORD_ADDRESS": settings.address, "ACCORD_PORT": str(settings.port)})
@@ -188,14 +219,14 @@ def serve(
         # uvicorn's supervisor binds the address itself (its API for a given socket changes between
         # versions): the socket above only proved the address free, so a busy port is still exit 8.
         sock.close()
-        typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+        typer.echo(describe(settings))
         uvicorn.run(
             "accord.api.app:app_from_environment",
             factory=True,
             host=settings.address,
             port=settings.port,
             workers=workers,
-            log_level="warning",
+            **server_options,
         )
         return
     try:
@@ -203,10 +234,10 @@ def serve(
     except ConfigError as exc:  # a policy file or keystone option the server cannot use
         typer.secho(f"configuration error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
+    typer.echo(describe(settings))
     # uvicorn re-raises the signal it caught once it has shut down: Ctrl-C ends quietly.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn.Config(server_app, log_level="warning")).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(server_app, **server_options)).run(sockets=[sock])
 
 
 @app.command()
@@ -216,9 +247,14 @@ def up(
     demo: Annotated[bool, typer.Option(help="Add three simulated hosts (FPGA, GPU, QAT/NIC)")] = False,
 ) -> None:
     """Server and a local agent in one process, on SQLite in the data directory."""
+    from accord.cli.exposure import EXIT_UNSAFE, refuse_reason
     from accord.cli.up import run_up
 
     settings = settings_or_exit(config, port=port)
+    refusal = refuse_reason(settings)
+    if refusal:  # `up` serves noauth unless ACCORD_AUTH says otherwise: same rule as serve
+        typer.secho(f"error: {refusal}", fg="red", err=True)
+        raise typer.Exit(EXIT_UNSAFE)
     _prepare(settings, in_child=True)
     run_up(settings, demo)
 
@@ -250,6 +286,9 @@ def agent(
         Path | None,
         typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
     ] = None,
+    ca_file: Annotated[
+        Path | None, typer.Option(help="Verify an https server against this CA bundle (PEM) only")
+    ] = None,
 ) -> None:
     """The host agent: discover devices, report them, carry out queued operations."""
     import os
@@ -277,6 +316,7 @@ def agent(
         passthrough=tuple(allow or ()),
         physnets=tuple(physnets),
         state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
+        ca_file=str(ca_file) if ca_file else None,
     )
     try:
         runner = build_agent(options)

@@ -18,6 +18,7 @@ import typer
 import uvicorn
 
 from accord.api.app import create_app
+from accord.cli.exposure import describe
 from accord.cli.listen import bind_or_exit
 from accord.cli.logs import setup_logging
 from accord.config import Settings
@@ -97,7 +98,15 @@ def run_up(settings: Settings, demo: bool = False) -> None:
     setup_logging()
     sock = bind_or_exit(settings.address, settings.port)
     app = create_app(settings)
-    server = _Server(uvicorn.Config(app, host=settings.address, port=settings.port, log_level="warning"))
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.address,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s)),
+        )
+    )
 
     def agents_when_ready() -> None:
         if not _wait_for_port(settings.address, settings.port):
@@ -109,7 +118,7 @@ def run_up(settings: Settings, demo: bool = False) -> None:
         typer.echo(f"local agents reporting: {', '.join(a.hostname for a, _ in server.agents)}")
 
     threading.Thread(target=agents_when_ready, name="accord-agents", daemon=True).start()
-    typer.echo(f"Accord listening on http://{settings.address}:{settings.port}")
+    typer.echo(describe(settings))
     typer.echo(f"data directory: {settings.data_dir} (database {settings.effective_database_url})")
     typer.echo(f"console: http://{settings.address}:{settings.port}/console (Ctrl-C stops)")
     try:

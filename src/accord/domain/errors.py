@@ -60,6 +60,15 @@ class InUse(Conflict):
     pass
 
 
+class PartitionConflict(Conflict):
+    """A bind would overdraw a device's shared counters or mix types that exclude each other
+    (Cyborg has no such check: its bind fails later, at the agent)."""
+
+    def __init__(self, message: str, deployable_ids: frozenset[int] = frozenset()) -> None:
+        super().__init__(message)
+        self.deployable_ids = deployable_ids
+
+
 class PayloadTooLarge(AccordError):
     status = 413
 

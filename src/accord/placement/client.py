@@ -67,6 +67,10 @@ class PlacementClient:
             self._call("GET", "/resource_providers", params={"in_tree": root_uuid})["resource_providers"]
         )
 
+    def provider(self, uuid: str) -> dict[str, Any] | None:
+        found = self._call("GET", f"/resource_providers/{uuid}", ok=(200, 404))
+        return dict(found) if found and "uuid" in found else None
+
     def create_provider(self, uuid: str, name: str, parent: str) -> dict[str, Any]:
         body = {"uuid": uuid, "name": name, "parent_provider_uuid": parent}
         return dict(self._call("POST", "/resource_providers", body))

@@ -81,13 +81,26 @@ class PlacementMirror:
     def _sync_child(
         self, child: ChildProvider, root_uuid: str, existing: dict[str, object] | None, report: SyncReport
     ) -> None:
-        if existing is None:
-            self.client.create_provider(child.uuid, child.name, root_uuid)
+        if existing is None and self._create(child, root_uuid):
             report.created.append(child.name)
         changed = self._retry(lambda: self._sync_inventory(child))
         changed |= self._retry(lambda: self._sync_traits(child))
         if changed and existing is not None:
             report.updated.append(child.name)
+
+    def _create(self, child: ChildProvider, root_uuid: str) -> bool:
+        """Create the child's provider; False when a concurrent writer (another replica's
+        reconcile, `accord placement sync`) created the same provider first."""
+        try:
+            self.client.create_provider(child.uuid, child.name, root_uuid)
+        except PlacementError as exc:
+            if exc.status != 409:
+                raise
+            current = self.client.provider(child.uuid)
+            if current is None or current.get("parent_provider_uuid") != root_uuid:
+                raise  # the name belongs to some other provider: a real conflict
+            return False
+        return True
 
     def _retry(self, step: Callable[[], bool]) -> bool:
         for attempt in range(RETRIES):

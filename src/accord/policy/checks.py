@@ -17,6 +17,7 @@ absent or None never matches, so `project_id:%(project_id)s` fails for a caller 
 from __future__ import annotations
 
 import ast
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -144,6 +145,25 @@ def _lookup(creds: Credentials, path: str) -> Any:
     return value
 
 
+_LITERALS: dict[str, tuple[bool, object]] = {}
+_LITERAL_LOCK = threading.Lock()
+
+
+def _literal(text: str) -> tuple[bool, object]:
+    """A field check's left side as a Python literal (`'member':%(role)s`), parsed once and under
+    a lock: CPython 3.11's parser called from several request threads at once can fail with
+    SystemError ("AST constructor recursion depth mismatch"), which was a 500 under load."""
+    found = _LITERALS.get(text)
+    if found is None:
+        with _LITERAL_LOCK:
+            try:
+                found = (True, ast.literal_eval(text))
+            except (ValueError, SyntaxError):
+                found = (False, None)
+            _LITERALS[text] = found
+    return found
+
+
 @dataclass(frozen=True)
 class FieldCheck(Check):
     field: str
@@ -153,11 +173,8 @@ class FieldCheck(Check):
         wanted = _substitute(self.value, target)
         if wanted is None:
             return False
-        try:
-            literal = ast.literal_eval(self.field)
-        except (ValueError, SyntaxError):
-            pass
-        else:
+        is_literal, literal = _literal(self.field)
+        if is_literal:
             return wanted == str(literal)
         actual = _lookup(creds, self.field)
         if actual is None:

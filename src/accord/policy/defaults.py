@@ -212,6 +212,21 @@ ACCORD_RULES = [
         "Pause, resume or abort a firmware rollout",
         "POST /v2/firmware_rollouts/{uuid}/pause|resume|abort",
     ),
+    _api(
+        "device:set_vgpu_type",
+        "accord:device:set_vgpu_type",
+        ADMIN,
+        "Pin the vGPU type (partition type) a GPU is mirrored with into Placement and DRA",
+        "PUT /v2/devices/{uuid}/vgpu_type",
+    ),
+    _api(
+        "dra:get",
+        "accord:dra:get",
+        ADMIN,
+        "Export hosts as Kubernetes DRA ResourceSlices and DeviceClasses",
+        "GET /v2/hosts/{name}/resourceslices",
+        "GET /v2/deviceclasses",
+    ),
     _api("host:get", "accord:host:get", ADMIN, "List and show hosts", "GET /v2/hosts[/{name}]"),
     _api(
         "host:report",
@@ -219,6 +234,13 @@ ACCORD_RULES = [
         "rule:agent_or_admin",
         "Agent reports, heartbeats, operation claims and results (an agent only for its own host)",
         "POST /v2/hosts/{name}/…",
+    ),
+    _api(
+        "host:update",
+        "accord:host:update",
+        ADMIN,
+        "Enrol a host (an Ironic node as bare metal)",
+        "PUT /v2/hosts/{name}",
     ),
     _api("operation:get", "accord:operation:get", ADMIN, "List and show operations", "GET /v2/operations"),
     _api(

@@ -53,6 +53,16 @@ class AttachHandleReport(_Strict):
     attach_info: dict[str, str]
 
 
+class PartitionReport(_Strict):
+    """How one unit of a deployable draws on its device's counters (`accord.domain.partitions`)."""
+
+    consumes: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+    exclusive_group: str | None = Field(default=None, max_length=63)
+    max_units: int | None = Field(default=None, ge=0)
+    occupied: int = Field(default=0, ge=0)  # units on the host that no handle accounts for
+    part_type: str | None = Field(default=None, max_length=64)  # vGPU type id, MIG profile
+
+
 class DeployableReport(_Strict):
     """A programmable region or a partition: one resource provider in Placement terms.
 
@@ -70,6 +80,8 @@ class DeployableReport(_Strict):
     # PR interface id of the region (Intel FME `pr/interface_id`, Xilinx interface uuid).
     interface_id: str | None = None
     attach_handles: list[AttachHandleReport] = Field(default_factory=list)
+    # A partition of a device with counter sets (a vGPU type, a MIG profile, the whole GPU).
+    partition: PartitionReport | None = None
 
     @field_validator("resource_class")
     @classmethod
@@ -103,6 +115,8 @@ class DeviceReport(_Strict):
     # Extra facts shown in vendor_board_info (JSON-encoded by the API).
     vendor_board_info: dict[str, str] = Field(default_factory=dict)
     deployables: list[DeployableReport] = Field(default_factory=list)
+    # Counters its partitions share: {"gpu": {"framebuffer_mib": 16384, "vfs": 16}}.
+    counter_sets: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
 
     @field_validator("pci_address")
     @classmethod

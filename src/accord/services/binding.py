@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from accord.domain.arq import ARQState, BindRequest, PatchPlan, check_transition
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import parse_group
-from accord.domain.errors import BadState, Conflict, InvalidInput
+from accord.domain.errors import BadState, Conflict, InvalidInput, PartitionConflict
 from accord.domain.matching import group_mismatch
 from accord.domain.usability import unusable_reason
 from accord.services.app import Services
@@ -193,7 +193,14 @@ def bind_arqs(
         )
         _mark_started(ctx, requests, by_uuid, targets)
         session.flush()
-        claimed, failure, full = claim_all(session, requests, by_uuid, targets, skip_locked)
+        try:
+            claimed, failure, full = claim_all(session, requests, by_uuid, targets, skip_locked)
+        except PartitionConflict as refused:
+            if not hostless or refused.deployable_ids & {d.id for d in explicit.values()}:
+                raise  # 409, nothing stored: Nova's named target cannot coexist with what is there
+            excluded.update(refused.deployable_ids)
+            failure = refused.message
+            continue
         if claimed is not None:
             return _prepare(session, claimed, preparers)
         if not hostless:

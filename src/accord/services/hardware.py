@@ -5,6 +5,7 @@ from __future__ import annotations
 from accord.domain.context import RequestContext
 from accord.services.app import Services
 from accord.store import audit, hardware
+from accord.store.inventory import bump_inventory_generation
 from accord.store.models import Attribute
 
 
@@ -12,6 +13,7 @@ def set_device_status(services: Services, ctx: RequestContext, device_uuid: str,
     status = "enabled" if enabled else "maintaining"
     with services.db.write() as session:
         device = hardware.set_device_status(session, device_uuid, status)
+        bump_inventory_generation(session, device.hostname)  # a DRA taint comes or goes
         action = "device.enable" if enabled else "device.disable"
         audit.record(session, ctx, action, "device", device.uuid, "success", device_uuid=device.uuid)
         hostname = device.hostname

@@ -19,12 +19,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accord.domain.arq import ARQState, BindRequest, check_transition
-from accord.domain.errors import InvalidInput
+from accord.domain.errors import InvalidInput, PartitionConflict
 from accord.domain.matching import Offer
 from accord.domain.usability import DeviceCondition
 from accord.store.mdev import mdev_may_exist, queue_mdev_removal
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device, Host, utcnow
 from accord.store.operations import cancel_pending_for_arq
+from accord.store.partitions import guard_partitions
 
 MAX_CLAIM_TRIES = 8
 
@@ -122,7 +123,7 @@ def device_condition(session: Session, device: Device) -> DeviceCondition:
         lost=device.lost,
         quarantine_reason=device.quarantine_reason,
         hostname=device.hostname,
-        host_lost=host_state == "lost",
+        host_lost=host_state in ("lost", "in use"),
     )
 
 
@@ -166,7 +167,8 @@ def claim_all(
     targets: dict[str, Deployable],
     skip_locked: bool,
 ) -> tuple[Claimed | None, str, int]:
-    """Claim one handle per ARQ inside a savepoint; on any miss undo them all.
+    """Claim one handle per ARQ inside a savepoint; on any miss undo them all. Partitioned
+    devices are then checked as a whole (PartitionConflict: an overdraw or exclusive types mixed).
     Returns (claimed, "", 0) or (None, reason, id of the deployable that had no free handle)."""
     savepoint = session.begin_nested()
     claimed: Claimed = []
@@ -181,6 +183,11 @@ def claim_all(
                 deployable.id,
             )
         claimed.append((arq, deployable, handle))
+    refused = guard_partitions(session, {d.device_id for _, d, _ in claimed if d.partition})
+    if refused is not None:
+        savepoint.rollback()
+        ids = frozenset(d.id for _, d, _ in claimed if d.partition)
+        raise PartitionConflict(f"The bind was refused: {refused}.", ids)
     savepoint.commit()
     return claimed, "", 0
 

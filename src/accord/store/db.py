@@ -11,12 +11,27 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not serve this (down, restarting, connection lost, statement or pool
+    timeout, SQLite busy): the caller should try again later; nothing of its transaction stays."""
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def make_engine(
+    url: str, connect_timeout_s: float = 5, statement_timeout_s: float = 30, **kwargs: Any
+) -> Engine:
+    """PostgreSQL connections are bounded everywhere a database outage could hang a request:
+    connecting, waiting for a pooled connection, each statement, and a peer that went silent
+    (TCP keepalives); a pooled connection is pinged before use, so the pool recovers by itself."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -28,7 +43,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_timeout", max(connect_timeout_s, 1) * 2)
+    connect_args = {
+        "connect_timeout": max(int(connect_timeout_s), 2),  # libpq's minimum is 2 s
+        "options": f"-c statement_timeout={int(statement_timeout_s * 1000)}",
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        **kwargs.pop("connect_args", {}),
+    }
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -45,8 +45,8 @@ def identity(device: Device) -> DeviceIdentity:
     return DeviceIdentity(type=device.type, vendor=device.vendor, product=device.product, model=device.model)
 
 
-def _check_drained(session: Session, device: Device) -> None:
-    if device.status != "maintaining":
+def _check_drained(session: Session, device: Device, require_disabled: bool = True) -> None:
+    if require_disabled and device.status != "maintaining":
         raise Conflict(
             f"Device {device.uuid} is enabled; disable it first so nothing new binds while it is flashed."
         )
@@ -76,11 +76,18 @@ def operation_in_progress(session: Session, device: Device) -> str | None:
 
 
 def request_flash(
-    session: Session, device: Device, image_uuid: str, force: bool, requested_by: str | None
+    session: Session,
+    device: Device,
+    image_uuid: str,
+    force: bool,
+    requested_by: str | None,
+    require_disabled: bool = True,
 ) -> Operation:
+    """`require_disabled=False`: a bare-metal node being cleaned or serviced, which nothing else
+    can bind to; unused handles and no running operation are still required."""
     image = firmware_image(session, image_uuid)
     check_target(device.uuid, image.uuid, FirmwareTarget.from_facts(image.parsed), identity(device))
-    _check_drained(session, device)
+    _check_drained(session, device, require_disabled)
     current = device.firmware_version
     check_flash_allowed(device.uuid, current, image.version or "", image.uuid, force)
     previous = None

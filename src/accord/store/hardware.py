@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, InvalidInput, NotFound
 from accord.store.models import Attribute, Deployable, Device
+from accord.store.partitions import real_totals_by_deployable
 
 DEVICE_STATUSES = ("enabled", "maintaining")
 
@@ -124,13 +125,26 @@ def attributes_by_deployable(session: Session, ids: set[int]) -> dict[int, list[
     return found
 
 
-DeployableView = tuple[Deployable, str, list[Attribute], str | None]
+DeployableView = tuple[Deployable, str, list[Attribute], str | None, int]
 
 
 def deployable_views(session: Session, rows: list[Deployable]) -> list[DeployableView]:
     """Each deployable with what its Cyborg shape shows beside it: its device's uuid, its
-    attributes and its parent's uuid, read in three queries for the whole list."""
+    attributes, its parent's uuid, read in three queries for the whole list, and its
+    num_accelerators: for a partition, what it can really have at once now (units in use plus
+    what still coexists with the rest of its device), else what the agent reported."""
     attributes = attributes_by_deployable(session, {r.id for r in rows})
     devices = device_uuids(session, {r.device_id for r in rows})
     parents = deployable_uuids(session, {r.parent_id for r in rows if r.parent_id})
-    return [(r, devices[r.device_id], attributes[r.id], parents.get(r.parent_id or 0)) for r in rows]
+    partitioned = {r.device_id for r in rows if r.partition}
+    totals = real_totals_by_deployable(session, partitioned) if partitioned else {}
+    return [
+        (
+            r,
+            devices[r.device_id],
+            attributes[r.id],
+            parents.get(r.parent_id or 0),
+            totals.get(r.id, r.num_accelerators),
+        )
+        for r in rows
+    ]

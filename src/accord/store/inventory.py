@@ -76,7 +76,7 @@ def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
 def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
     summary = SnapshotSummary()
     hostname = snapshot.hostname
-    touch_host(session, hostname, snapshot.agent_version)
+    host = touch_host(session, hostname, snapshot.agent_version)
     existing = {d.pci_address: d for d in session.scalars(select(Device).where(Device.hostname == hostname))}
     for report in snapshot.devices:
         device = existing.pop(report.pci_address, None)
@@ -92,6 +92,8 @@ def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> S
             summary.removed.append(gone.pci_address)
         else:
             summary.kept_lost.append(gone.pci_address)
+    if summary.changed:
+        host.inventory_generation = (host.inventory_generation or 0) + 1
     return summary
 
 
@@ -114,6 +116,7 @@ def _apply_device(session: Session, device: Device, report: DeviceReport) -> boo
         health=report.health.state,
         health_reasons=list(report.health.reasons),
         lost=False,
+        counter_sets={k: dict(v) for k, v in report.counter_sets.items()} or None,
     )
     session.flush()
     cpid = session.scalar(select(ControlpathID).where(ControlpathID.device_id == device.id))
@@ -153,6 +156,7 @@ def _apply_deployable(
         function_id=report.function_id,
         interface_id=report.interface_id,
         resource_class=report.resource_class,
+        partition=report.partition.model_dump() if report.partition is not None else None,
     )
     session.flush()
     wanted = [("rc", report.resource_class)] + [(f"trait{i}", t) for i, t in enumerate(report.traits)]
@@ -174,6 +178,9 @@ def replace_attributes(session: Session, deployable: Deployable, wanted: list[tu
 # attach_info keys that describe a handle without naming it (an SR-IOV NIC VF's physnet and
 # SmartNIC facts): when they change, the same PCI function's handle is updated in place, so a
 # bound handle is never re-created free beside itself.
+# Host state of a deployed bare-metal node (its tenant holds the machine; no agent runs).
+IN_USE = "in use"
+
 HANDLE_FACTS = frozenset({"physical_network", "card_serial_number", "pf_mac_address", "vf_num"})
 
 
@@ -245,14 +252,27 @@ def _remove_device(session: Session, device: Device) -> bool:
 
 
 def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | None = None) -> list[str]:
-    """Hosts whose agents were not heard from within `lost_after` become lost (conditional update,
-    so several server replicas can run this at once)."""
+    """Hosts whose agents were not heard from within `lost_after` become lost, or `in use` for a
+    bare-metal node (conditional update, so several server replicas can run this at once);
+    returns both."""
     cutoff = (now or utcnow()) - lost_after
-    names = list(session.scalars(select(Host.name).where(Host.state == "up", Host.last_seen_at < cutoff)))
+    silent = (Host.state == "up", Host.last_seen_at < cutoff)
+    names = list(session.scalars(select(Host.name).where(*silent).order_by(Host.name)))
     if names:
-        session.execute(
-            update(Host)
-            .where(Host.name.in_(names), Host.state == "up", Host.last_seen_at < cutoff)
-            .values(state="lost")
-        )
+        # A bare-metal node reports only from its ramdisk: once deployed it is silent, and its
+        # last inventory stays, shown as in use (by the tenant), not lost. Either way its
+        # devices offer nothing.
+        chosen = (Host.name.in_(names), *silent)
+        session.execute(update(Host).where(*chosen, Host.bare_metal.is_(True)).values(state=IN_USE))
+        session.execute(update(Host).where(*chosen).values(state="lost"))
     return names
+
+
+def bump_inventory_generation(session: Session, hostname: str) -> None:
+    """What the host offers changed outside a report (a device disabled, a type pinned)."""
+    session.execute(
+        update(Host)
+        .where(Host.name == hostname)
+        .values(inventory_generation=Host.inventory_generation + 1)
+        .execution_options(synchronize_session=False)
+    )

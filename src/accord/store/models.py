@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -60,6 +61,10 @@ class Host(Timestamped, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Agent asks to rescan at once when this differs from what it last saw.
     rescan_token: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped whenever what the host offers changes (report diff, status): a DRA pool's generation.
+    inventory_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An Ironic node: its agent runs only in the ramdisk, so silence means "deployed", not "lost".
+    bare_metal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Device(Timestamped, Base):
@@ -85,6 +90,13 @@ class Device(Timestamped, Base):
     lost: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set by the server (never by agent reports) when a firmware flash failed with no way back.
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    # Counters its partitions share (`domain/partitions.py`): {"gpu": {"framebuffer_mib": 16384}}.
+    counter_sets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Bumped by a conditional update on every bind onto a partition of this device, so
+    # concurrent binds (several replicas) cannot together overdraw it or mix exclusive types.
+    partition_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The partition type the operator pinned for counter-less mirrors (Placement, DRA).
+    pinned_part_type: Mapped[str | None] = mapped_column(String(64))
     deployables: Mapped[list[Deployable]] = relationship(
         back_populates="device", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -114,6 +126,8 @@ class Deployable(Timestamped, Base):
     function_id: Mapped[str | None] = mapped_column(String(64))  # what is loaded (read back)
     interface_id: Mapped[str | None] = mapped_column(String(64))
     resource_class: Mapped[str] = mapped_column(String(255), default="")
+    # PartitionSpec.to_json() when this is a partition of a device with counter sets.
+    partition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     device: Mapped[Device] = relationship(back_populates="deployables")
 
 
@@ -299,3 +313,17 @@ class RolloutDevice(Timestamped, Base):
     # Only a device the campaign disabled itself is enabled again afterwards.
     was_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     rollout: Mapped[FirmwareRollout] = relationship(back_populates="devices")
+
+
+class TaskLease(Base):
+    """Which replica runs a background task (lost hosts, bind timeouts, …) until when.
+
+    The holder renews it on every tick; once `expires_at` passes, any replica may take it.
+    """
+
+    __tablename__ = "task_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

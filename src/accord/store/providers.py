@@ -2,7 +2,9 @@
 bind chooser built on it.
 
 Capacity is counted in attach handles (what a bind actually takes): total = handles the agent
-reports, used = handles in use, reserved = total when the device is disabled. A disabled,
+reports, used = handles in use, reserved = total when the device is disabled; on a partitioned
+device (`domain/partitions.py`) reserved also holds back what cannot coexist with what is in use,
+so free = what the partition can really still take. A disabled,
 unhealthy, quarantined or lost device, or a lost host, offers nothing.
 """
 
@@ -25,6 +27,7 @@ from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
+from accord.store.partitions import drop_conflicting, free_units
 
 TIE_POOL = 16
 
@@ -76,7 +79,8 @@ def load_hosts(
         )
     ):
         traits[dep_id].add(value)
-    lost_query = select(HostRow.name).where(HostRow.state == "lost")
+    free_partitions = free_units(session, ids)  # what coexists on a partitioned device
+    lost_query = select(HostRow.name).where(HostRow.state.in_(("lost", "in use")))
     if hostnames is not None:
         lost_query = lost_query.where(HostRow.name.in_(hostnames))
     lost_hosts = set(session.scalars(lost_query))
@@ -85,15 +89,15 @@ def load_hosts(
          quarantine, numa) in rows:  # fmt: skip
         total, used = counts.get(dep_id, (0, 0))
         enabled = status == "enabled"
+        free = free_partitions.get(dep_id)
+        reserved = total if not enabled else 0 if free is None else max(0, total - int(used or 0) - free)
         by_host[hostname].append(
             Provider(
                 uuid=rp_uuid,
                 host=hostname,
                 device_uuid=dev_uuid,
                 deployable_uuid=dep_uuid,
-                inventories={
-                    rc: Inventory(total=total, reserved=0 if enabled else total, used=int(used or 0))
-                },
+                inventories={rc: Inventory(total=total, reserved=reserved, used=int(used or 0))},
                 traits=frozenset(traits[dep_id]),
                 numa_node=numa,
                 function_id=function_id,
@@ -238,6 +242,19 @@ def candidates_for(
     policy: Policy = Policy.PACK,
     exclude: set[int] | None = None,
     cache: SchedulerCache | None = None,
+) -> list[Candidate]:
+    found = _candidates(session, request, limit, policy, exclude, cache)
+    # Groups that share a partitioned device must also coexist there.
+    return drop_conflicting(session, found, request) if len(request.groups) > 1 else found
+
+
+def _candidates(
+    session: Session,
+    request: Request,
+    limit: int | None,
+    policy: Policy,
+    exclude: set[int] | None,
+    cache: SchedulerCache | None,
 ) -> list[Candidate]:
     if cache is None or not cache.enabled:
         classes = {rc for group in request.groups for rc in group.resources}

@@ -26,6 +26,7 @@ from accord.schemas.inventory import (
     DeployableReport,
     DeviceReport,
     Health,
+    PartitionReport,
 )
 
 T4_PCI = {"domain": "0000", "bus": "3b", "device": "00", "function": "0"}
@@ -58,6 +59,21 @@ def mdev_handles(pci: dict[str, str], type_id: str, count: int) -> list[AttachHa
 def available(root: Path, parent: str, type_id: str) -> int:
     path = root / "sys/bus/pci/devices" / parent / "mdev_supported_types" / type_id / "available_instances"
     return int(path.read_text())
+
+
+def vgpu_partition(
+    type_id: str, framebuffer: int | None, most: int | None, occupied: int = 0, vfs: bool = False
+) -> PartitionReport:
+    consumes = {"framebuffer_mib": framebuffer} if framebuffer else {}
+    if vfs:
+        consumes["vfs"] = 1
+    return PartitionReport(
+        consumes={"gpu": consumes},
+        exclusive_group="vgpu",
+        max_units=most,
+        occupied=occupied,
+        part_type=type_id,
+    )
 
 
 @pytest.fixture
@@ -99,6 +115,7 @@ def test_t4_with_vgpu_types_exact_report(b: SysfsBuilder) -> None:
                     traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_T4_1B", "CUSTOM_VGPU_TYPE_NVIDIA_222"],
                     driver_name="nvidia_gpu",
                     attach_handles=mdev_handles(T4_PCI, "nvidia-222", 16),
+                    partition=vgpu_partition("nvidia-222", 1024, 16),
                 ),
                 DeployableReport(
                     name="0000:3b:00.0-nvidia-223",
@@ -107,8 +124,11 @@ def test_t4_with_vgpu_types_exact_report(b: SysfsBuilder) -> None:
                     traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_T4_2B", "CUSTOM_VGPU_TYPE_NVIDIA_223"],
                     driver_name="nvidia_gpu",
                     attach_handles=mdev_handles(T4_PCI, "nvidia-223", 8),
+                    partition=vgpu_partition("nvidia-223", 2048, 8),
                 ),
             ],
+            # A type that fills the GPU alone: 16 x 1 GiB (or 8 x 2 GiB).
+            counter_sets={"gpu": {"framebuffer_mib": 16384}},
         )
     ]
 
@@ -212,6 +232,8 @@ def test_a100_legacy_sriov_counts_vf_hosted_types_on_the_pf(b: SysfsBuilder) -> 
             traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_20F1_A100_4C", "CUSTOM_VGPU_TYPE_NVIDIA_471"],
             driver_name="nvidia_gpu",
             attach_handles=mdev_handles(pf_pci, "nvidia-471", 3),
+            # 40 GiB / 4 GiB: at most 10 per GPU, one per VF
+            partition=vgpu_partition("nvidia-471", 4096, 10, vfs=True),
         ),
         "0000:41:00.0-nvidia-472": DeployableReport(
             name="0000:41:00.0-nvidia-472",
@@ -220,8 +242,10 @@ def test_a100_legacy_sriov_counts_vf_hosted_types_on_the_pf(b: SysfsBuilder) -> 
             traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_20F1_A100_5C", "CUSTOM_VGPU_TYPE_NVIDIA_472"],
             driver_name="nvidia_gpu",
             attach_handles=mdev_handles(pf_pci, "nvidia-472", 3),
+            partition=vgpu_partition("nvidia-472", 5120, 8, vfs=True),
         ),
     }
+    assert a100.counter_sets == {"gpu": {"framebuffer_mib": 40960, "vfs": 3}}
 
 
 def test_a100_legacy_sriov_create_lands_on_a_free_vf(b: SysfsBuilder) -> None:
@@ -234,10 +258,13 @@ def test_a100_legacy_sriov_create_lands_on_a_free_vf(b: SysfsBuilder) -> None:
 
     parents = {u: (b.root / "sys/bus/mdev/devices" / u).resolve().parent.name for u in (UUID_A, UUID_B)}
     assert parents == {UUID_A: "0000:41:00.4", UUID_B: "0000:41:00.5"}
-    # Both VFs now host an nvidia-471 each, so no VF is left for another type.
-    assert by_address(b.root)["0000:41:00.0"].deployables == [
-        d for d in before if d.name.endswith("nvidia-471")
-    ]
+    # Both VFs now host an nvidia-471 each, so no VF is left for another type: the kernel
+    # shows 0 of nvidia-472, yet both types are still reported with one slot per VF (the
+    # server decides what coexists), the created vGPUs as occupied units of nvidia-471.
+    after = by_address(b.root)["0000:41:00.0"].deployables
+    assert [(d.name, d.num_accelerators) for d in after] == [(d.name, d.num_accelerators) for d in before]
+    assert [d.partition.occupied for d in after if d.partition] == [2, 0]
+    assert available(b.root, "0000:41:00.4", "nvidia-472") == 0
     with pytest.raises(VgpuError, match="no nvidia-471 instances left"):
         nv.create_mdev("0000:41:00.0", "nvidia-471", UUID_C)
 
@@ -265,8 +292,10 @@ def test_a100_vgpu17_reports_vfs_with_a_type_as_pci_handles(b: SysfsBuilder) -> 
                 )
                 for f in ("4", "6")
             ],
+            partition=PartitionReport(consumes={"gpu": {"vfs": 1}}, exclusive_group="vgpu", part_type="1033"),
         )
     ]
+    assert devices["0000:41:00.0"].counter_sets == {"gpu": {"vfs": 3}}
     assert vfs[1] not in devices
 
 
@@ -315,9 +344,15 @@ def test_create_mdev_uses_an_instance_and_keeps_the_reported_capacity(b: SysfsBu
     mdev = b.root / "sys/bus/mdev/devices" / UUID_A
     assert (mdev / "mdev_type").resolve().name == "nvidia-223"
     after = by_address(b.root)["0000:3b:00.0"]
-    # The created type keeps its capacity (7 left + 1 made); the GPU now hosts only that type,
-    # so the other type (which the kernel shows with 0 left) is no longer offered.
-    assert deployables(after) == {k: v for k, v in before.items() if k.endswith("nvidia-223")}
+    # The created type keeps its capacity (7 left + 1 made); the GPU now hosts only that type:
+    # the kernel shows the other with 0 left, and it is still reported with its slots (the
+    # server's partition rules give it 0 while nvidia-223 is occupied).
+    assert available(b.root, "0000:3b:00.0", "nvidia-222") == 0
+    assert {k: v.num_accelerators for k, v in deployables(after).items()} == {
+        k: v.num_accelerators for k, v in before.items()
+    }
+    occupied = {k: v.partition.occupied for k, v in deployables(after).items() if v.partition}
+    assert occupied == {"0000:3b:00.0-nvidia-222": 0, "0000:3b:00.0-nvidia-223": 1}
     assert after.vendor_board_info["mdevs"] == f"{UUID_A}(nvidia-223)"
 
 
@@ -411,6 +446,9 @@ def test_mig_instances_become_deployables_per_profile(b: SysfsBuilder) -> None:
                 AttachHandleReport(attach_type="PCI", attach_info={**pci, "mig_uuid": "MIG-a"}),
                 AttachHandleReport(attach_type="PCI", attach_info={**pci, "mig_uuid": "MIG-b"}),
             ],
+            partition=PartitionReport(
+                consumes={"gpu": {"memory_slices": 1, "compute_slices": 1}}, part_type="1g.10gb"
+            ),
         ),
         DeployableReport(
             name="0000:ca:00.0-mig-3g.20gb",
@@ -419,8 +457,25 @@ def test_mig_instances_become_deployables_per_profile(b: SysfsBuilder) -> None:
             traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8_MIG_3G_20GB"],
             driver_name="nvidia_gpu",
             attach_handles=[AttachHandleReport(attach_type="PCI", attach_info={**pci, "mig_uuid": "MIG-c"})],
+            partition=PartitionReport(
+                consumes={"gpu": {"memory_slices": 4, "compute_slices": 3}}, part_type="3g.20gb"
+            ),
+        ),
+        # In MIG mode the whole GPU is offered too, consuming every slice: it and the MIG
+        # devices exclude each other through the counters.
+        DeployableReport(
+            name=pf,
+            num_accelerators=1,
+            resource_class="PGPU",
+            traits=["OWNER_CYBORG", "CUSTOM_NVIDIA_1EB8"],
+            driver_name="nvidia_gpu",
+            attach_handles=[AttachHandleReport(attach_type="PCI", attach_info=pci)],
+            partition=PartitionReport(
+                consumes={"gpu": {"memory_slices": 8, "compute_slices": 7}}, part_type="whole"
+            ),
         ),
     ]
+    assert devices[pf].counter_sets == {"gpu": {"memory_slices": 8, "compute_slices": 7}}
     # A GPU without MIG devices is still offered whole.
     assert devices["0000:65:00.0"].deployables[0].resource_class == "PGPU"
 

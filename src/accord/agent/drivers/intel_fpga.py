@@ -244,6 +244,31 @@ class IntelFpgaDriver:
             raise RuntimeError(f"{slot.name}: fpgaconf finished but the port shows no AFU id")
         return loaded
 
+    def reclaim_ports(self, pci_address: str) -> list[int]:
+        """Take AFU ports released to VFs back to the PF (DFL's port assign, after SR-IOV is
+        off), so the FME can program them and the PF reads them back. Refused while a VF is
+        passed through (bound to vfio-pci). Returns the port ids taken back."""
+        pf = read_function(self.root, pci_address)
+        card = read_card(pf.path)
+        if card is None or card.fme is None or card.layout != "dfl":
+            return []
+        held = {port.number for port in card.ports}
+        missing = [n for n in range(read_int(card.fme / "ports_num") or 0) if n not in held]
+        if not missing:
+            return []
+        vfs = enabled_vfs(self.root, pf)
+        passed = [vf.address for vf in vfs if vf.driver == "vfio-pci"]
+        if passed:
+            raise RuntimeError(
+                f"{pci_address}: port(s) {missing} are released to VF(s) {', '.join(passed)}, which are "
+                "passed through; cannot take them back"
+            )
+        if vfs:
+            set_num_vfs(self.io, self.root, pci_address, 0)  # the kernel assigns only with SR-IOV off
+        for number in missing:
+            self.io.run(["fpgaport", "assign", pci_address, str(number)])
+        return missing
+
     def update_firmware(self, pci_address: str, image_path: Path) -> str:
         """fpgasupdate (OPAE's secure-update tool) takes the image and the card's PCI address."""
         self.io.run(["fpgasupdate", str(image_path), pci_address])

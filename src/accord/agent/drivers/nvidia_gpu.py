@@ -15,7 +15,15 @@ What the kernel and the NVIDIA driver show, and what this family makes of it:
   ("??.??.??.??.??" when the driver cannot read the VBIOS).
 - Cyborg's conventions (cyborg/accelerator/drivers/gpu/nvidia/driver.py): RC PGPU or VGPU,
   traits OWNER_CYBORG and CUSTOM_NVIDIA_<PID>[_<VGPU type name, e.g. T4_1B>], one PCI handle or
-  one MDEV handle per instance (vgpu_mark `<type>_<i>`); capacity = available + created.
+  one MDEV handle per instance (vgpu_mark `<type>_<i>`).
+- Partitions (`accord.domain.partitions`): a vGPU type's `description` carries `framebuffer=`
+  and `max_instance=` (NVIDIA's mdev types); one type runs at a time on a GPU (NVIDIA's default,
+  non-heterogeneous mode), so the types share the exclusivity group `vgpu`. The GPU's counter set
+  `gpu` holds `framebuffer_mib` (the largest framebuffer x max_instance of its types: a type that
+  fills the GPU alone) and, on SR-IOV GPUs, `vfs` (one vGPU per VF). Every type is reported with
+  one handle per slot it can ever have, even while another type holds the GPU, so the server
+  decides what coexists and deployables stay put. MIG profiles consume memory and compute slices
+  (A100/H100 geometry: 8 and 7); in MIG mode the whole GPU is offered too, consuming them all.
 """
 
 from __future__ import annotations
@@ -43,7 +51,13 @@ from accord.agent.sysfs import (
     read_text,
 )
 from accord.domain import naming
-from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, Health
+from accord.schemas.inventory import (
+    AttachHandleReport,
+    DeployableReport,
+    DeviceReport,
+    Health,
+    PartitionReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +72,14 @@ KNOWN_MODELS = {
 }
 _TYPE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 _CREATABLE_LINE = re.compile(r"^\s*(\d+)\s*:\s*(.+?)\s*$")
+_FRAMEBUFFER = re.compile(r"framebuffer=(\d+)([MG])", re.IGNORECASE)
+_MAX_INSTANCE = re.compile(r"max_instance=(\d+)")
+VGPU_GROUP = "vgpu"
+GPU_COUNTERS = "gpu"
+# MIG geometry of A100/H100: 8 memory slices, 7 compute slices; profile "<c>g.<mem>gb" takes c
+# compute slices and this many memory slices (NVIDIA's MIG user guide, profile table).
+MIG_MEMORY_SLICES = {1: 1, 2: 2, 3: 4, 4: 4, 7: 8}
+MIG_COUNTERS = {"memory_slices": 8, "compute_slices": 7}
 
 
 class VgpuError(RuntimeError):
@@ -163,6 +185,9 @@ class VgpuType:
     name: str
     available: int = 0
     created: tuple[str, ...] = ()  # mdev uuids, or VF addresses for vGPU 17+
+    slots: int = 0  # instances it could ever have on this GPU (one handle each)
+    framebuffer_mib: int | None = None  # from the description
+    max_instance: int | None = None  # from the description: per GPU
 
     @property
     def capacity(self) -> int:
@@ -170,7 +195,17 @@ class VgpuType:
         return self.available + len(self.created)
 
 
-def mdev_types(parent: Path) -> list[VgpuType]:
+def parse_description(text: str) -> tuple[int | None, int | None]:
+    """(framebuffer MiB, max_instance) from an NVIDIA type's description, None where absent."""
+    fb = _FRAMEBUFFER.search(text)
+    most = _MAX_INSTANCE.search(text)
+    framebuffer = int(fb.group(1)) * (1024 if fb.group(2).upper() == "G" else 1) if fb else None
+    return framebuffer, int(most.group(1)) if most else None
+
+
+def mdev_types(parent: Path, on_vf: bool = False) -> list[VgpuType]:
+    """The types one function offers. A VF hosts one vGPU (one slot); the PF as many as the
+    type's max_instance (or what it shows now, when the description does not say)."""
     base = parent / "mdev_supported_types"
     if not base.is_dir():
         return []
@@ -178,22 +213,64 @@ def mdev_types(parent: Path) -> list[VgpuType]:
     for type_dir in sorted(base.iterdir()):
         devices = type_dir / "devices"
         created = tuple(sorted(p.name for p in devices.iterdir())) if devices.is_dir() else ()
-        found.append(
-            VgpuType(
-                type_id=type_dir.name,
-                name=read_text(type_dir / "name") or type_dir.name,
-                available=max(read_int(type_dir / "available_instances") or 0, 0),
-                created=created,
-            )
+        framebuffer, max_instance = parse_description(read_text(type_dir / "description") or "")
+        offer = VgpuType(
+            type_id=type_dir.name,
+            name=read_text(type_dir / "name") or type_dir.name,
+            available=max(read_int(type_dir / "available_instances") or 0, 0),
+            created=created,
+            framebuffer_mib=framebuffer,
+            max_instance=max_instance,
         )
+        offer.slots = max(offer.capacity, 1 if on_vf else (max_instance or 0))
+        found.append(offer)
     return found
 
 
 def merge(into: dict[str, VgpuType], offers: list[VgpuType]) -> None:
     for offer in offers:
-        have = into.setdefault(offer.type_id, VgpuType(offer.type_id, offer.name))
+        have = into.setdefault(
+            offer.type_id, VgpuType(offer.type_id, offer.name, framebuffer_mib=offer.framebuffer_mib)
+        )
         have.available += offer.available
+        have.slots += offer.slots
         have.created = tuple(sorted(have.created + offer.created))
+        have.max_instance = max(have.max_instance or 0, offer.max_instance or 0) or None
+
+
+def vgpu_counters(offers: list[VgpuType], vf_count: int) -> dict[str, int]:
+    """The GPU's counter set for its vGPU types: the framebuffer a type that fills the GPU
+    alone uses (largest framebuffer x max_instance), and the VFs on SR-IOV GPUs."""
+    counters = {}
+    sizes = [t.framebuffer_mib * t.max_instance for t in offers if t.framebuffer_mib and t.max_instance]
+    if sizes:
+        counters["framebuffer_mib"] = max(sizes)
+    if vf_count:
+        counters["vfs"] = vf_count
+    return counters
+
+
+def vgpu_partition(offer: VgpuType, counters: dict[str, int], occupied: int) -> PartitionReport:
+    consumes = {}
+    if "framebuffer_mib" in counters and offer.framebuffer_mib:
+        consumes["framebuffer_mib"] = offer.framebuffer_mib
+    if "vfs" in counters:
+        consumes["vfs"] = 1
+    return PartitionReport(
+        consumes={GPU_COUNTERS: consumes} if consumes else {},
+        exclusive_group=VGPU_GROUP,
+        max_units=offer.max_instance,
+        occupied=occupied,
+        part_type=offer.type_id,
+    )
+
+
+def mig_partition(profile: str) -> PartitionReport:
+    compute = int(profile.split("g", 1)[0]) if profile[:1].isdigit() else 7
+    memory = MIG_MEMORY_SLICES.get(compute, compute)
+    return PartitionReport(
+        consumes={GPU_COUNTERS: {"memory_slices": memory, "compute_slices": compute}}, part_type=profile
+    )
 
 
 def creatable_types(vf: PciFunction) -> dict[str, str]:
@@ -263,18 +340,30 @@ class NvidiaGpuDriver:
         info = board_info(gpu)
         mdev_offers: dict[str, VgpuType] = {}
         merge(mdev_offers, mdev_types(gpu.path))
+        vf_hosted = False
         for vf in vfs:
-            merge(mdev_offers, mdev_types(vf.path))
+            offers = mdev_types(vf.path, on_vf=True)
+            vf_hosted |= bool(offers)
+            merge(mdev_offers, offers)
         created = [f"{u}({t.type_id})" for t in mdev_offers.values() for u in t.created]
         if created:
             info["mdevs"] = ",".join(sorted(created))
         vfio_offers = vfio_vgpu_types(vfs, self._vgpu_names)
-        deployables = [self._mdev_deployable(gpu, t) for t in mdev_offers.values() if t.capacity]
+        counters = vgpu_counters(list(mdev_offers.values()), len(vfs) if vf_hosted else 0)
+        deployables = [self._mdev_deployable(gpu, t, counters) for t in mdev_offers.values() if t.slots]
+        if vfio_offers:
+            counters = {"vfs": len(vfs)}
         deployables += [
-            self._vfio_deployable(gpu, vfio_offers[t]) for t in sorted(vfio_offers) if vfio_offers[t].created
+            self._vfio_deployable(gpu, vfio_offers[t], counters)
+            for t in sorted(vfio_offers)
+            if vfio_offers[t].created
         ]
-        deployables += self._mig_deployables(gpu)
-        # A GPU set up for vGPU (even with no capacity left) or split by MIG is not offered whole.
+        migs = self._mig_deployables(gpu)
+        if migs:
+            counters = dict(MIG_COUNTERS)
+            deployables += [*migs, self._pgpu_deployable(gpu, mig_mode=True)]
+        # A GPU set up for vGPU (even with no capacity left) is not offered whole; in MIG mode
+        # it is, consuming every slice (so it and the MIG devices exclude each other).
         if not mdev_offers and not vfio_offers and not deployables:
             deployables = [self._pgpu_deployable(gpu)]
         return DeviceReport(
@@ -290,10 +379,17 @@ class NvidiaGpuDriver:
             controlpath_id=controlpath(gpu),
             vendor_board_info=info,
             deployables=deployables,
+            counter_sets={GPU_COUNTERS: counters} if counters else {},
         )
 
     def _deployable(
-        self, name: str, count: int, rc: str, traits: list[str], handles: list[AttachHandleReport]
+        self,
+        name: str,
+        count: int,
+        rc: str,
+        traits: list[str],
+        handles: list[AttachHandleReport],
+        partition: PartitionReport | None = None,
     ) -> DeployableReport:
         return DeployableReport(
             name=name,
@@ -302,13 +398,19 @@ class NvidiaGpuDriver:
             traits=traits,
             driver_name=self.name,
             attach_handles=handles,
+            partition=partition,
         )
 
-    def _pgpu_deployable(self, gpu: PciFunction) -> DeployableReport:
+    def _pgpu_deployable(self, gpu: PciFunction, mig_mode: bool = False) -> DeployableReport:
         traits = [naming.OWNER_TRAIT, naming.custom_trait("NVIDIA", gpu.device)]
-        return self._deployable(gpu.address, 1, naming.RC_PGPU, traits, [pci_handle(gpu.address)])
+        whole = PartitionReport(consumes={GPU_COUNTERS: dict(MIG_COUNTERS)}, part_type="whole")
+        return self._deployable(
+            gpu.address, 1, naming.RC_PGPU, traits, [pci_handle(gpu.address)], whole if mig_mode else None
+        )
 
-    def _mdev_deployable(self, gpu: PciFunction, offer: VgpuType) -> DeployableReport:
+    def _mdev_deployable(
+        self, gpu: PciFunction, offer: VgpuType, counters: dict[str, int]
+    ) -> DeployableReport:
         # Handles carry the PF's address even when a VF hosts the mdev: the server routes
         # create/remove by device, and create_mdev picks the VF.
         handles = [
@@ -320,17 +422,23 @@ class NvidiaGpuDriver:
                     "vgpu_mark": f"{offer.type_id}_{i}",
                 },
             )
-            for i in range(offer.capacity)
+            for i in range(offer.slots)
         ]
         name = f"{gpu.address}-{offer.type_id}"
-        return self._deployable(name, offer.capacity, naming.RC_VGPU, vgpu_traits(gpu.device, offer), handles)
+        partition = vgpu_partition(offer, counters, len(offer.created))
+        traits = vgpu_traits(gpu.device, offer)
+        return self._deployable(name, offer.slots, naming.RC_VGPU, traits, handles, partition)
 
-    def _vfio_deployable(self, gpu: PciFunction, offer: VgpuType) -> DeployableReport:
+    def _vfio_deployable(
+        self, gpu: PciFunction, offer: VgpuType, counters: dict[str, int]
+    ) -> DeployableReport:
         # vGPU 17+: only VFs that already carry a type can be handed out (as PCI devices);
         # choosing a type for a free VF is the operator's step (sriov-manage/current_vgpu_type).
         handles = [pci_handle(vf, vgpu_type=offer.type_id) for vf in offer.created]
         name = f"{gpu.address}-vgpu-{offer.type_id}"
-        return self._deployable(name, len(handles), naming.RC_VGPU, vgpu_traits(gpu.device, offer), handles)
+        partition = vgpu_partition(offer, counters, 0)  # typed VFs are the handles themselves
+        traits = vgpu_traits(gpu.device, offer)
+        return self._deployable(name, len(handles), naming.RC_VGPU, traits, handles, partition)
 
     def _mig_deployables(self, gpu: PciFunction) -> list[DeployableReport]:
         if self.nvml is None:
@@ -344,7 +452,8 @@ class NvidiaGpuDriver:
             handles = [pci_handle(gpu.address, mig_uuid=m.uuid) for m in migs]
             traits = [naming.OWNER_TRAIT, naming.custom_trait("NVIDIA", gpu.device, "MIG", profile)]
             rc = naming.custom_resource_class("MIG", profile)
-            found.append(self._deployable(f"{gpu.address}-mig-{profile}", len(migs), rc, traits, handles))
+            name = f"{gpu.address}-mig-{profile}"
+            found.append(self._deployable(name, len(migs), rc, traits, handles, mig_partition(profile)))
         return found
 
     def health(self, pci_address: str) -> Health:

@@ -6,8 +6,10 @@ Reactions modelled (from the kernel's ABI documentation):
 - `mdev_supported_types/<type>/create` with a uuid: a mediated device appears under the parent
   and in `bus/mdev/devices`, `available_instances` drops; none left is an error.
 - `<mdev>/remove` with 1: the mediated device goes away and the instance is available again.
-- NVIDIA vGPU types (their description carries `max_instance=`) exclude each other on one GPU:
-  while any vGPU exists, the other types show 0 available; when the last goes, all are back.
+- NVIDIA vGPU types (their description carries `max_instance=`) exclude each other on one GPU,
+  across the PF and its VFs: while any vGPU exists, the other types show 0 available; when the
+  last goes, all are back. A type never has more than `max_instance` vGPUs on one GPU, and a VF
+  hosts one vGPU (NVIDIA's SR-IOV vGPU on Ampere).
 Vendor tools (`fpgaconf`, `xbmgmt`, flash utilities) are emulated by functions registered per
 tool name, so each driver family brings its own emulation next to its driver. Every run is
 recorded as it starts (`tool_runs`), so tests can count flashes, including one killed mid-way.
@@ -118,10 +120,7 @@ class SimulatedKernel:
         relative_link(self.root / "sys" / "bus" / "mdev" / "devices" / mdev_uuid, mdev_dir)
         relative_link(type_dir / "devices" / mdev_uuid, mdev_dir)
         available_file.write_text(f"{available - 1}\n")
-        # An NVIDIA GPU hosts one vGPU type at a time: once one is created the others offer none.
-        for sibling in _nvidia_types(type_dir.parent):
-            if sibling != type_dir:
-                (sibling / "available_instances").write_text("0\n")
+        _settle_gpu(parent)
 
     def _remove_mdev(self, mdev_dir: Path) -> None:
         type_dir = (mdev_dir / "mdev_type").resolve()
@@ -137,10 +136,7 @@ class SimulatedKernel:
         mdev_dir.rmdir()
         available_file = type_dir / "available_instances"
         available_file.write_text(f"{int(available_file.read_text().strip()) + 1}\n")
-        types = _nvidia_types(type_dir.parent)
-        if not any(any((t / "devices").iterdir()) for t in types if (t / "devices").is_dir()):
-            for sibling in types:  # the GPU is empty again: every type offers its maximum
-                (sibling / "available_instances").write_text(f"{_max_instances(sibling)}\n")
+        _settle_gpu(type_dir.parent.parent)
 
 
 def _max_instances(type_dir: Path) -> int:
@@ -151,4 +147,36 @@ def _max_instances(type_dir: Path) -> int:
 
 def _nvidia_types(types_dir: Path) -> list[Path]:
     """The parent's mdev types that describe themselves as NVIDIA's do (with max_instance)."""
+    if not types_dir.is_dir():
+        return []
     return [t for t in sorted(types_dir.iterdir()) if t.is_dir() and _max_instances(t) > 0]
+
+
+def _created(type_dir: Path) -> int:
+    devices = type_dir / "devices"
+    return sum(1 for _ in devices.iterdir()) if devices.is_dir() else 0
+
+
+def _settle_gpu(function: Path) -> None:
+    """Recompute every NVIDIA type's available_instances on the GPU `function` belongs to (the
+    PF, or one of its VFs), as NVIDIA's vGPU manager shows them after a create or a remove."""
+    pf = (function / "physfn").resolve() if (function / "physfn").is_symlink() else function
+    hosts = [pf] + [link.resolve() for link in sorted(pf.glob("virtfn*")) if link.is_symlink()]
+    types = {host: _nvidia_types(host / "mdev_supported_types") for host in hosts}
+    created: dict[str, int] = {}
+    for type_dirs in types.values():
+        for type_dir in type_dirs:
+            created[type_dir.name] = created.get(type_dir.name, 0) + _created(type_dir)
+    active = {name for name, count in created.items() if count}
+    for host, type_dirs in types.items():
+        on_vf = host != pf
+        vf_busy = on_vf and any(_created(t) for t in type_dirs)
+        for type_dir in type_dirs:
+            most = _max_instances(type_dir)
+            if active and type_dir.name not in active:
+                left = 0
+            elif on_vf:
+                left = 0 if vf_busy or created[type_dir.name] >= most else 1
+            else:
+                left = max(0, most - _created(type_dir))
+            (type_dir / "available_instances").write_text(f"{left}\n")

@@ -3,6 +3,9 @@
 - `fpgaconf [--segment S] --bus B --device D --function F <gbs>` (OPAE): refuses an image whose
   PR interface id differs from the FME's, as the real tool does, else the port shows the AFU id.
 - `fpgasupdate <image> <bdf>` (OPAE secure update): the FME's `bitstream_id` shows the new version.
+- `fpgaport assign|release <bdf> <port>` (OPAE; DFL's port assign/release ioctls): release
+  takes the port away from the PF (SR-IOV must be off, as the kernel wants), assign gives it back;
+  the AFU loaded in the region survives both (kept beside the FME while the port is away).
 - `xbutil program --device <user bdf> --user <xclbin>` (XRT): refuses an xclbin built for another
   shell interface, else the user PF's `xclbinuuid` shows the xclbin's uuid.
 - `xbmgmt program --device <mgmt bdf> --base --image <file>` (XRT): flashes the shell; the
@@ -20,6 +23,7 @@ from accord.agent.drivers.xilinx import shell_interface, user_address
 from accord.agent.hostio import ToolFailed
 from accord.agent.sim.firmware import BadFirmwareImage, read_sim_firmware
 from accord.agent.sim.kernel import register_tool
+from accord.agent.sim.layouts.fpga import assign_port, release_port
 from accord.agent.sysfs import PCI_DEVICES, pci_functions, read_function
 from accord.images.formats.gbs import parse_gbs
 from accord.images.formats.model import ImageFormatError
@@ -114,6 +118,23 @@ def fpgasupdate(root: Path, argv: list[str]) -> str:
     return f"Total time: 0:00:01\nSecure update OK ({version})\n"
 
 
+def fpgaport(root: Path, argv: list[str]) -> str:
+    if len(argv) != 4 or argv[1] not in ("assign", "release") or not argv[3].isdigit():
+        raise ToolFailed("fpgaport: usage: fpgaport {assign,release} <pci address> <port>")
+    action, address, number = argv[1], argv[2], int(argv[3])
+    pf = _device_dir(root, "fpgaport", address)
+    card = read_card(pf)
+    if card is None or card.fme is None or card.layout != "dfl":
+        raise ToolFailed(f"fpgaport exited 1: {address} has no DFL FME")
+    if (pf / "sriov_numvfs").exists() and (pf / "sriov_numvfs").read_text().strip() not in ("", "0"):
+        raise ToolFailed(f"fpgaport exited 1: {address}: disable SR-IOV first (Device or resource busy)")
+    if action == "release":
+        release_port(root, pf, number)
+    else:
+        assign_port(root, pf, number)
+    return f"port {number} {action}d\n"
+
+
 def xbutil(root: Path, argv: list[str]) -> str:
     options, rest = _options("xbutil", argv)
     if rest != ["program"] or "--device" not in options or "--user" not in options:
@@ -160,5 +181,6 @@ def xbmgmt(root: Path, argv: list[str]) -> str:
 
 register_tool("fpgaconf", fpgaconf)
 register_tool("fpgasupdate", fpgasupdate)
+register_tool("fpgaport", fpgaport)
 register_tool("xbutil", xbutil)
 register_tool("xbmgmt", xbmgmt)

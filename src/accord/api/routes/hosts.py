@@ -10,12 +10,12 @@ from fastapi import Body, Depends, Request
 
 from accord.api import render
 from accord.api.policy import authorize, require_host
-from accord.api.schemas import parse
+from accord.api.schemas import HostEnrolment, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
 from accord.domain.errors import InvalidInput
 from accord.schemas.inventory import Heartbeat, InventorySnapshot
-from accord.services import inventory
+from accord.services import baremetal, inventory
 from accord.store import hosts
 from accord.store.inventory import touch_host
 from accord.store.operations import renew_leases
@@ -31,6 +31,18 @@ def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
 def show(request: Request, hostname: str, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "host:get")
     with app_state(request).db.read() as session:
+        host, count = hosts.get_host(session, hostname)
+        return render.host(base_url(request), host, count)
+
+
+def enrol(
+    request: Request, hostname: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
+) -> Any:
+    authorize(ctx, "host:update")
+    wanted = parse(HostEnrolment, body)
+    state = app_state(request)
+    baremetal.enrol(state, ctx, hostname, wanted.bare_metal)
+    with state.db.read() as session:
         host, count = hosts.get_host(session, hostname)
         return render.host(base_url(request), host, count)
 

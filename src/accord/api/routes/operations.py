@@ -9,10 +9,10 @@ from fastapi import Body, Depends, Request
 
 from accord.api import render
 from accord.api.policy import authorize, require_host
-from accord.api.schemas import ClaimRequest, OperationResult, parse
+from accord.api.schemas import ClaimRequest, HostOperationStart, OperationResult, parse
 from accord.api.state import app_state, base_url, context
 from accord.domain.context import RequestContext
-from accord.services import operations
+from accord.services import baremetal, operations
 from accord.store import operations as ops
 from accord.store.hardware import device_uuids
 
@@ -50,6 +50,24 @@ def claim(
     rows = operations.claim(state, hostname, wanted.limit)
     base = base_url(request)
     # lease_s tells the agent how often to renew (with its heartbeat) while it works.
+    return {
+        "operations": [render.operation(base, r, None) for r in rows],
+        "lease_s": state.settings.operation_lease_s,
+    }
+
+
+def start_own(
+    request: Request, hostname: str, body: Any = Body(None), ctx: RequestContext = Depends(context)
+) -> Any:
+    """A bare-metal node's ramdisk starts its own operation, leased to it at once (as a claim)."""
+    authorize(ctx, "host:report")
+    require_host(ctx, hostname)
+    wanted = parse(HostOperationStart, body)
+    state = app_state(request)
+    rows = baremetal.start_own_operations(
+        state, ctx, hostname, wanted.kind, wanted.image_uuid, wanted.pci_address
+    )
+    base = base_url(request)
     return {
         "operations": [render.operation(base, r, None) for r in rows],
         "lease_s": state.settings.operation_lease_s,

@@ -21,11 +21,13 @@ nothing is loaded), `interface_uuids`, `logic_uuids` and `user_pf`.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
 from typing import Any
 
+from accord.agent.hostio import ToolFailed
 from accord.agent.sim.builder import SysfsBuilder, relative_link
 
 ACCELERATOR_CLASS = "120000"  # PCI base class 0x12: processing accelerators
@@ -128,6 +130,61 @@ def dfl_card(
     vf_device = INTEL_VF_DEVICE.get(device, device)
     builder.sriov(pf, total_vfs, vf_device, enabled=vfs, vf_driver="dfl-pci")
     return pf_dir
+
+
+RELEASED = ".accord-sim-released-ports.json"  # beside the FME: the AFU of each port that is away
+
+
+def _base_region(pf_dir: Path) -> Path:
+    return next(r for r in sorted(pf_dir.glob("fpga_region/region*")) if list(r.glob("dfl-fme.*")))
+
+
+def release_port(root: Path, pf_dir: Path, number: int) -> str:
+    """DFL port release: the port leaves the PF; returns the AFU id the region holds."""
+    region = _base_region(pf_dir)
+    fme = next(iter(region.glob("dfl-fme.*")))
+    port = next((p for p in region.glob("dfl-port.*") if (p / "id").read_text().strip() == str(number)), None)
+    if port is None:
+        raise ToolFailed(f"fpgaport exited 1: port {number} is not assigned to the PF")
+    afu = (port / "afu_id").read_text().strip()
+    released = json.loads((fme / RELEASED).read_text()) if (fme / RELEASED).exists() else {}
+    released[str(number)] = {"afu_id": afu, "name": port.name}
+    (fme / RELEASED).write_text(json.dumps(released))
+    for link in (root / "sys" / "bus" / "platform").glob(f"*/*/{port.name}"):
+        link.unlink()
+    for child in port.iterdir():
+        child.unlink()
+    port.rmdir()
+    return afu
+
+
+def assign_port(root: Path, pf_dir: Path, number: int) -> None:
+    """DFL port assign: the released port is the PF's again, with the AFU its region holds."""
+    region = _base_region(pf_dir)
+    fme = next(iter(region.glob("dfl-fme.*")))
+    released = json.loads((fme / RELEASED).read_text()) if (fme / RELEASED).exists() else {}
+    away = released.pop(str(number), None)
+    if away is None:
+        raise ToolFailed(f"fpgaport exited 1: port {number} is not released")
+    builder = SysfsBuilder(root)
+    port = _platform_device(builder, region / away["name"], "dfl-port")
+    builder.files(port, {"afu_id": away["afu_id"], "id": str(number)})
+    (fme / RELEASED).write_text(json.dumps(released))
+
+
+def released_to_vf(builder: SysfsBuilder, pf: str) -> str:
+    """What a VM host (or a tenant) leaves: port 0 released, one VF enabled and bound to dfl-pci
+    on this host, showing the port under the VF; returns the VF's address."""
+    pf_dir = builder.device_dir(pf)
+    afu = release_port(builder.root, pf_dir, 0)
+    (vf,) = builder.enable_vfs(pf, 1, "dfl-pci")
+    vf_dir = builder.device_dir(vf)
+    regions = builder.sys / "class" / "fpga_region"
+    holder = _class_device(builder, "fpga_region", vf_dir, f"region{_next_index(regions, 'region')}")
+    platform = builder.sys / "bus" / "platform" / "devices"
+    port = _platform_device(builder, holder / f"dfl-port.{_next_index(platform, 'dfl-port.')}", "dfl-port")
+    builder.files(port, {"afu_id": afu, "id": "0"})
+    return vf
 
 
 def dfl_n3000(builder: SysfsBuilder, pf: str = "0000:5e:00.0", **options: Any) -> Path:

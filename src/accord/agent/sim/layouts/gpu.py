@@ -8,7 +8,9 @@ Sources for the layout (facts only):
 - mdev (kernel Documentation/driver-api/vfio-mediated-device.rst): `mdev_supported_types/
   <type-id>/{name, available_instances, device_api, description, create, devices/}`. T4 type ids
   and counts (nvidia-222 "GRID T4-1B" x16, nvidia-223 "GRID T4-2B" x8) as in KubeVirt's tests
-  and NVIDIA's vGPU guide.
+  and NVIDIA's vGPU guide. NVIDIA's `description` reads "num_heads=4, frl_config=60,
+  framebuffer=1024M, max_resolution=5120x2880, max_instance=16": framebuffer = the GPU's memory
+  (T4 16 GiB, A100 40 GiB) / max_instance.
 - SR-IOV vGPU: A100 VFs start at function 4 (offset 4, stride 1); with vGPU <= 16 each VF has its
   own mdev_supported_types with one instance; with vGPU 17+ each VF has
   `nvidia/creatable_vgpu_types` ("<id> : <name>") and `nvidia/current_vgpu_type` (0 = none)
@@ -30,7 +32,17 @@ T4 = "1eb8"
 A100_PCIE = "20f1"
 GO_NVLIB_A100 = "20bf"
 T4_TYPES = {"nvidia-222": ("GRID T4-1B", 16), "nvidia-223": ("GRID T4-2B", 8)}
-A100_MDEV_TYPES = {"nvidia-471": "GRID A100-4C", "nvidia-472": "GRID A100-5C"}
+# More of a T4's types (NVIDIA's vGPU type table for the T4), for an idle GPU offering many.
+T4_MORE_TYPES = {
+    "nvidia-230": ("GRID T4-1Q", 16),
+    "nvidia-231": ("GRID T4-2Q", 8),
+    "nvidia-232": ("GRID T4-4Q", 4),
+    "nvidia-234": ("GRID T4-16Q", 1),
+}
+T4_FRAMEBUFFER_MIB = 16384
+A100_FRAMEBUFFER_MIB = 40960
+# type id -> (name, max_instance per GPU): 40 GiB / 4 GiB = 10, / 5 GiB = 8
+A100_MDEV_TYPES = {"nvidia-471": ("GRID A100-4C", 10), "nvidia-472": ("GRID A100-5C", 8)}
 A100_VFIO_TYPES = {"1033": "NVIDIA A100-4C", "1034": "NVIDIA A100-5C"}
 
 
@@ -51,7 +63,22 @@ def proc_information(b: SysfsBuilder, address: str, model: str, vbios: str, mino
     return b.write(b.root / "proc/driver/nvidia/gpus" / address / "information", text)
 
 
-def mdev_type(b: SysfsBuilder, parent: Path, type_id: str, name: str, instances: int) -> Path:
+def mdev_type(
+    b: SysfsBuilder,
+    parent: Path,
+    type_id: str,
+    name: str,
+    instances: int,
+    max_instance: int | None = None,
+    gpu_memory_mib: int = T4_FRAMEBUFFER_MIB,
+) -> Path:
+    """One type on one function: `instances` available now, `max_instance` per GPU (default the
+    same); its framebuffer is the GPU's memory shared by max_instance vGPUs."""
+    most = instances if max_instance is None else max_instance
+    description = (
+        f"num_heads=4, frl_config=60, framebuffer={gpu_memory_mib // max(most, 1)}M, "
+        f"max_resolution=5120x2880, max_instance={most}"
+    )
     type_dir = parent / "mdev_supported_types" / type_id
     b.files(
         type_dir,
@@ -59,7 +86,7 @@ def mdev_type(b: SysfsBuilder, parent: Path, type_id: str, name: str, instances:
             "name": name,
             "available_instances": str(instances),
             "device_api": "vfio-pci",
-            "description": f"num_heads=4, max_instance={instances}",
+            "description": description,
             "create": "",
         },
     )
@@ -127,8 +154,8 @@ def a100_sriov(
     for index, vf in enumerate(addresses):
         vf_dir = b.device_dir(vf)
         if interface == "mdev":
-            for type_id, name in A100_MDEV_TYPES.items():
-                mdev_type(b, vf_dir, type_id, name, 1)
+            for type_id, (name, most) in A100_MDEV_TYPES.items():
+                mdev_type(b, vf_dir, type_id, name, 1, most, A100_FRAMEBUFFER_MIB)
         else:
             chosen = (current or {}).get(index, "0")
             offered = {} if chosen != "0" else A100_VFIO_TYPES
