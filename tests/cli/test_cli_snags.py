@@ -5,9 +5,12 @@ port, and `docs/` naming only files the repository has."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from accord.cli.main import app
-from tests.live_server import ACCORD, LiveServer, live_server
+from tests.live_server import ACCORD, LiveServer, free_port, live_server
 from tests.scenarios import fpga_host_snapshot
 
 ADMIN = {"X-Project-Id": "admin", "X-Roles": "admin,service"}
@@ -189,3 +192,48 @@ def test_image_samples_are_valid_images_for_their_device(server: LiveServer, tmp
     refused = run(server.url, "image", "sample", "gbs", "--for", xilinx, "--out", str(tmp_path / "x"))
     assert refused.exit_code == 6
     assert "no Intel PR region" in refused.output
+
+
+def test_ctrl_c_stops_serve_and_an_agent_quietly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "ACCORD_DATA_DIR": str(tmp_path), "ACCORD_DATABASE_URL": "", "ACCORD_AUTH": "noauth"}
+    serve = subprocess.Popen(
+        [ACCORD, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    agent = None
+    try:
+        assert serve.stdout is not None
+        seen = []
+        while not (seen and seen[-1].startswith("Accord listening")):
+            line = serve.stdout.readline().decode()
+            assert line, "".join(seen)  # the server ended without listening
+            seen.append(line)
+        assert seen[-1].startswith(f"Accord listening on {url}"), seen
+        # "listening" is printed once the port is bound: it answers right away
+        assert httpx.get(url + "/", timeout=10).status_code == 200
+        sysfs = tmp_path / "sysfs"  # a host with no devices
+        sysfs.mkdir()
+        agent = subprocess.Popen(
+            [ACCORD, "agent", "--server", url, "--host", "quiet-host", "--sysfs-root", str(sysfs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            hosts = httpx.get(url + "/v2/hosts", headers=ADMIN, timeout=10).json()["hosts"]
+            if any(h["name"] == "quiet-host" for h in hosts):
+                break
+            time.sleep(0.3)
+        agent.send_signal(signal.SIGINT)
+        agent_output = agent.communicate(timeout=30)[0].decode()
+        assert agent.returncode == 130, agent_output
+        assert "Traceback" not in agent_output, agent_output
+    finally:
+        if agent is not None and agent.poll() is None:
+            agent.kill()
+        serve.send_signal(signal.SIGINT)
+        serve_output = serve.communicate(timeout=30)[0].decode()
+    assert serve.returncode == 0, serve_output
+    assert "Traceback" not in serve_output, serve_output
