@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from accord.cli.main import app
-from tests.live_server import LiveServer, free_port, live_server
+from tests.live_server import LiveServer, free_port
 from tests.scenarios import fpga_host_snapshot
 
 ADMIN = {"X-Project-Id": "admin", "X-Roles": "admin,service"}
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path / "srv", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    ) as srv:
-        yield srv
 
 
 def run(server_url: str, *args: str) -> Any:

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from accord.cli.main import app
 from accord.images.formats.build import build_gbs
 from accord.images.signatures import public_key_pem, sign_digest
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer
 
 AFU = "d8424dc4-a4a9-3c26-9bd6-c0f2eb4a5e3b"
 IFACE = "69528db6-eb31-577a-8c36-68f9faa081f6"
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path / "srv", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    ) as srv:
-        yield srv
 
 
 def run(server: LiveServer, *args: str) -> Any:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from accord.api.tokens import TokenStore
 from accord.cli.main import app
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer
 from tests.scenarios import fpga_host_snapshot
 
 NODE = "1be26c0b-03f2-4d2d-ae87-c02d7f33c781"
 ADMIN = {"X-Project-Id": "admin", "X-Roles": "admin"}
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path / "srv", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    ) as srv:
-        yield srv
 
 
 def test_enrol_issues_a_token_bound_to_the_node_and_marks_it_bare_metal(server: LiveServer) -> None:

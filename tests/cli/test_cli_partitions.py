@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,15 +15,7 @@ from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts import gpu
 from accord.schemas.inventory import InventorySnapshot
 from tests.cli.test_cli import ADMIN, as_json, run
-from tests.live_server import LiveServer, live_server
-
-
-@pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path / "srv", database_url, auth="noauth", env={"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    ) as srv:
-        yield srv
+from tests.live_server import LiveServer
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

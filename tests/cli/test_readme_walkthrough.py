@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_server import ACCORD, free_port
+from tests.live_server import ACCORD, free_port, interrupt
 
 pytestmark = pytest.mark.slow
 
@@ -121,9 +120,4 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         assert b"ACCORD DEMO IMAGE" in (tmp_path / "nlb-demo.gbs").read_bytes()
         assert b"ACCORD DEMO FIRMWARE" in (tmp_path / "n3000-fw.bin").read_bytes()
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        interrupt(server)

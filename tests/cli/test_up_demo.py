@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.live_server import free_port
+from tests.live_server import free_port, interrupt
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 
@@ -46,11 +45,7 @@ def test_up_demo_shows_three_simulated_hosts(tmp_path: Path) -> None:
         )
         assert all(name in hosts.stdout for name in ("demo-fpga", "demo-gpu", "demo-net"))
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        interrupt(process)
         log.close()
     assert (tmp_path / "data/demo/demo-fpga/.built").exists()
     # Ctrl-C stops the agents, then the server: quietly, and as a success
