@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from accord import __version__
 from accord.api import schemas
 from accord.api.auth import make_authenticator
+from accord.api.endpoint import json_endpoint
 from accord.api.errors import install_error_handlers
 from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
@@ -227,7 +228,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     for route in ROUTES:
         app.add_api_route(
             route.path,
-            route.handler,
+            json_endpoint(route.handler, route.status),
             methods=[route.method],
             status_code=route.status,
             summary=route.summary or None,
