@@ -117,6 +117,9 @@ def main() -> None:
                     spy.wait(timeout=30)
                 status = Path(f"/proc/{server.process.pid}/status").read_text()
                 rss = int(status.split("VmRSS:")[1].split()[0]) / 1024
+                detail = {
+                    k: status.split(k + ":")[1].split()[0] for k in ("RssAnon", "RssFile", "Threads")
+                }
         finally:
             drop_database(name)
     if args.json:
@@ -131,7 +134,7 @@ def main() -> None:
             f"| {r['op']} | {r['concurrency']} | {r['req_per_s']} | {latency['p50']} | "
             f"{cpu['server_ms_per_request']} | {cpu['other_s']} |"  # type: ignore[index]
         )
-    print(f"server RSS after the run: {rss:.0f} MiB")
+    print(f"server RSS after the run: {rss:.0f} MiB ({detail})")
 
 
 if __name__ == "__main__":

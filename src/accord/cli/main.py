@@ -9,7 +9,6 @@ import typer
 
 from accord.cli import catalog, resources
 from accord.cli.client import Client
-from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
 
@@ -111,50 +110,15 @@ def placement_sync(config: ConfigOption = None) -> None:
         raise typer.Exit(5)
 
 
-@app.command()
-def serve(
-    config: ConfigOption = None,
-    address: Annotated[str | None, typer.Option(help="Listen address (127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (the server keeps no state of its own)")] = 1,
-) -> None:
-    """Run the API server (migrates the schema first)."""
-    import os
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def serve(ctx: typer.Context) -> None:
+    """Run the API server (migrates the schema first; `accord serve --help` for its options)."""
+    from accord.cli.serve import main as serve_main
 
-    import uvicorn
-
-    from accord.api.app import create_app
-    from accord.api.auth import make_policy
-
-    settings = settings_or_exit(config, address=address, port=port)
-    try:
-        make_policy(settings)  # a broken policy file stops the server before it listens
-    except ConfigError as exc:
-        typer.secho(f"configuration error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    setup_logging()
-    _prepare(settings, in_child=True)
-    typer.echo(f"Accord listening on http://{settings.address}:{settings.port} (auth: {settings.auth})")
-    if workers > 1:
-        # Workers rebuild the settings from the environment: pass on what the flags said.
-        os.environ.update({"ACCORD_ADDRESS": settings.address, "ACCORD_PORT": str(settings.port)})
-        if config is not None:
-            os.environ["ACCORD_CONFIG_FILE"] = str(config)
-        uvicorn.run(
-            "accord.api.app:app_from_environment",
-            factory=True,
-            host=settings.address,
-            port=settings.port,
-            workers=workers,
-            log_level="warning",
-        )
-        return
-    try:
-        server_app = create_app(settings)
-    except ConfigError as exc:  # a policy file or keystone option the server cannot use
-        typer.secho(f"configuration error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    uvicorn.run(server_app, host=settings.address, port=settings.port, log_level="warning")
+    raise typer.Exit(serve_main(ctx.args))
 
 
 @app.command()
@@ -171,75 +135,16 @@ def up(
     run_up(settings, demo)
 
 
-@app.command()
-def agent(
-    server: Annotated[str, typer.Option(help="Accord API URL")],
-    host: Annotated[str, typer.Option(help="This host's name, as Nova/Placement know it")],
-    sysfs_root: Annotated[Path, typer.Option(help="Where sysfs is (fixtures in tests, / on hosts)")] = Path(
-        "/"
-    ),
-    token: Annotated[str | None, typer.Option(help="Agent token bound to this host (ACCORD_TOKEN)")] = None,
-    once: Annotated[bool, typer.Option(help="Discover, report and exit (bare-metal ramdisk)")] = False,
-    simulate: Annotated[bool, typer.Option(help="Perform operations inside the sysfs root")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between full reports")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Attempts before giving up on the server")] = 5,
-    allow: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Report this PCI device through the generic family: vendor:product, vendor:* or class:HEX"
-        ),
-    ] = None,
-    physnet: Annotated[
-        list[str] | None,
-        typer.Option(help="Physical network of an SR-IOV NIC: PF_ADDRESS_OR_IFNAME=PHYSNET"),
-    ] = None,
-    state_dir: Annotated[
-        Path | None,
-        typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
-    ] = None,
-) -> None:
-    """The host agent: discover devices, report them, carry out queued operations."""
-    import os
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def agent(ctx: typer.Context) -> None:
+    """The host agent: discover devices, report them, carry out queued operations
+    (`accord agent --help` for its options)."""
+    from accord.agent.cli import main as agent_main
 
-    from accord.agent.reporter import ServerRefused, ServerUnreachable
-    from accord.agent.runner import AgentOptions, build_agent
-    from accord.config import default_data_dir
-
-    setup_logging()
-    physnets = []
-    for item in physnet or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            typer.secho(f"error: --physnet {item!r} is not NIC=PHYSNET", fg="red", err=True)
-            raise typer.Exit(2)
-        physnets.append((key, value))
-    options = AgentOptions(
-        server=server,
-        hostname=host,
-        sysfs_root=sysfs_root,
-        token=token or os.environ.get("ACCORD_TOKEN") or None,
-        simulate=simulate,
-        interval_s=interval,
-        retries=retries,
-        passthrough=tuple(allow or ()),
-        physnets=tuple(physnets),
-        state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
-    )
-    try:
-        runner = build_agent(options)
-    except ValueError as exc:  # a bad allow-list entry
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    with runner:
-        if once:
-            try:
-                result = runner.run_once()
-            except (ServerUnreachable, ServerRefused) as exc:
-                typer.secho(f"error: {exc}", fg="red", err=True)
-                raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
-            typer.echo(f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped")
-            return
-        runner.run_forever()
+    raise typer.Exit(agent_main(ctx.args))
 
 
 @token_app.command("create")
