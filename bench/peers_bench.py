@@ -117,9 +117,7 @@ def main() -> None:
                     spy.wait(timeout=30)
                 status = Path(f"/proc/{server.process.pid}/status").read_text()
                 rss = int(status.split("VmRSS:")[1].split()[0]) / 1024
-                detail = {
-                    k: status.split(k + ":")[1].split()[0] for k in ("RssAnon", "RssFile", "Threads")
-                }
+                detail = {k: status.split(k + ":")[1].split()[0] for k in ("RssAnon", "RssFile", "Threads")}
         finally:
             drop_database(name)
     if args.json:
