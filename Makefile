@@ -110,6 +110,7 @@ test: placement keystone tempest nova ipa chromium lint typecheck pytest
 bench: install keystone
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/binds.py
+	$(BIN)/python bench/statements.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/discovery.py

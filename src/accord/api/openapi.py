@@ -3,11 +3,13 @@ in the route table) and Cyborg's error shape in place of the framework's 422."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
+from starlette.routing import BaseRoute
 
 REF = "#/components/schemas/{model}"
 ERROR_SCHEMA = {
@@ -26,13 +28,19 @@ ERROR_STATUSES = {
 }
 
 
-def install_openapi(app: FastAPI, bodies: dict[tuple[str, str], type[BaseModel]]) -> None:
+def install_openapi(
+    app: FastAPI,
+    bodies: dict[tuple[str, str], type[BaseModel]],
+    documented_routes: Callable[[], Sequence[BaseRoute]] | None = None,
+) -> None:
+    """`documented_routes`: the routes to describe, built when the document is first asked for
+    (the serving routes carry no response models)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        spec = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        routes = list(documented_routes()) if documented_routes is not None else app.routes
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=routes)
         components = spec.setdefault("components", {}).setdefault("schemas", {})
         for (method, path), model in bodies.items():
             schema = TypeAdapter(model).json_schema(ref_template=REF)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from accord.api.auth import Authenticator
 from accord.api.microversions import MIN_VERSION, Version
@@ -22,11 +23,16 @@ def app_state(request: Request) -> AppState:
     return cast(AppState, request.app.state.accord)
 
 
-def context(request: Request) -> RequestContext:
-    return app_state(request).authenticator(request.headers)
+async def context(request: Request) -> RequestContext:
+    # Dependencies run on the event loop (a sync one would cost a worker-thread hop per request);
+    # only Keystone validation can wait on the network, so only that mode goes to a thread.
+    state = app_state(request)
+    if state.settings.auth == "keystone":
+        return await run_in_threadpool(state.authenticator, request.headers)
+    return state.authenticator(request.headers)
 
 
-def microversion(request: Request) -> Version:
+async def microversion(request: Request) -> Version:
     return cast(Version, request.scope.get("state", {}).get("microversion", MIN_VERSION))
 
 

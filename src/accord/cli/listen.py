@@ -9,14 +9,16 @@ from __future__ import annotations
 import errno
 import socket
 
-import typer
-
 # Beside the client's codes (cli/client.py): the server could not take its address.
 EXIT_CANNOT_LISTEN = 8
 
 
-def bind_or_exit(address: str, port: int) -> socket.socket:
-    """A listening TCP socket on address:port, or exit 8 with the reason."""
+class CannotListen(Exception):
+    exit_code = EXIT_CANNOT_LISTEN
+
+
+def bind(address: str, port: int) -> socket.socket:
+    """A listening TCP socket on address:port, or CannotListen with the reason."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -29,7 +31,6 @@ def bind_or_exit(address: str, port: int) -> socket.socket:
             reason = "it is already in use (another Accord?); choose another with --port or ACCORD_PORT"
         else:
             reason = exc.strerror or str(exc)
-        typer.secho(f"error: cannot listen on {address}:{port}: {reason}", fg="red", err=True)
-        raise typer.Exit(EXIT_CANNOT_LISTEN) from None
+        raise CannotListen(f"cannot listen on {address}:{port}: {reason}") from None
     sock.set_inheritable(True)
     return sock

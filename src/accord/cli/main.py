@@ -157,87 +157,15 @@ def placement_sync(config: ConfigOption = None) -> None:
         raise typer.Exit(5)
 
 
-@app.command()
-def serve(
-    config: ConfigOption = None,
-    address: Annotated[str | None, typer.Option(help="Listen address (127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (6666)")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (the server keeps no state of its own)")] = 1,
-    insecure_noauth_anywhere: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-noauth-anywhere",
-            help="Let ACCORD_AUTH=noauth listen beyond loopback: anyone who reaches it is admin",
-        ),
-    ] = False,
-    ssl_certfile: Annotated[str | None, typer.Option(help="Serve HTTPS: certificate chain (PEM)")] = None,
-    ssl_keyfile: Annotated[str | None, typer.Option(help="Serve HTTPS: private key (PEM)")] = None,
-) -> None:
-    """Run the API server (migrates the schema first). SIGTERM stops it gracefully."""
-    import os
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def serve(ctx: typer.Context) -> None:
+    """Run the API server (migrates the schema first; `accord serve --help` for its options)."""
+    from accord.cli.serve import main as serve_main
 
-    import uvicorn
-
-    from accord.api.app import create_app
-    from accord.api.auth import make_policy
-    from accord.cli.exposure import EXIT_UNSAFE, describe, refuse_reason
-
-    settings = settings_or_exit(
-        config,
-        address=address,
-        port=port,
-        insecure_noauth_anywhere=insecure_noauth_anywhere or None,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-    )
-    refusal = refuse_reason(settings)
-    if refusal:
-        typer.secho(f"error: {refusal}", fg="red", err=True)
-        raise typer.Exit(EXIT_UNSAFE)
-    try:
-        make_policy(settings)  # a broken policy file stops the server before it listens
-    except ConfigError as exc:
-        typer.secho(f"configuration error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    setup_logging()
-    _prepare(settings, in_child=True)
-    from accord.cli.listen import bind_or_exit
-
-    sock = bind_or_exit(settings.address, settings.port)
-    server_options: dict[str, Any] = {
-        "log_level": "warning",
-        # SIGTERM: stop accepting, let in-flight requests finish within this bound, then exit.
-        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout_s)),
-        "ssl_certfile": settings.ssl_certfile or None,
-        "ssl_keyfile": settings.ssl_keyfile or None,
-    }
-    if workers > 1:
-        # Workers rebuild the settings from the environment: pass on what the flags said.
-        os.environ.update({"ACCORD_ADDRESS": settings.address, "ACCORD_PORT": str(settings.port)})
-        if config is not None:
-            os.environ["ACCORD_CONFIG_FILE"] = str(config)
-        # uvicorn's supervisor binds the address itself (its API for a given socket changes between
-        # versions): the socket above only proved the address free, so a busy port is still exit 8.
-        sock.close()
-        typer.echo(describe(settings))
-        uvicorn.run(
-            "accord.api.app:app_from_environment",
-            factory=True,
-            host=settings.address,
-            port=settings.port,
-            workers=workers,
-            **server_options,
-        )
-        return
-    try:
-        server_app = create_app(settings)
-    except ConfigError as exc:  # a policy file or keystone option the server cannot use
-        typer.secho(f"configuration error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(describe(settings))
-    # uvicorn re-raises the signal it caught once it has shut down: Ctrl-C ends quietly.
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn.Config(server_app, **server_options)).run(sockets=[sock])
+    raise typer.Exit(serve_main(ctx.args))
 
 
 @app.command()
@@ -259,100 +187,17 @@ def up(
     run_up(settings, demo)
 
 
-@app.command()
-def agent(
-    ctx: typer.Context,
-    server: Annotated[str, typer.Option(help="Accord API URL")],
-    host: Annotated[str, typer.Option(help="This host's name, as Nova/Placement know it")],
-    sysfs_root: Annotated[Path, typer.Option(help="Where sysfs is (fixtures in tests, / on hosts)")] = Path(
-        "/"
-    ),
-    token: Annotated[str | None, typer.Option(help="Agent token bound to this host (ACCORD_TOKEN)")] = None,
-    once: Annotated[bool, typer.Option(help="Discover, report and exit (bare-metal ramdisk)")] = False,
-    simulate: Annotated[bool, typer.Option(help="Perform operations inside the sysfs root")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between full reports")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Attempts before giving up on the server")] = 5,
-    allow: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Report this PCI device through the generic family: vendor:product, vendor:* or class:HEX"
-        ),
-    ] = None,
-    physnet: Annotated[
-        list[str] | None,
-        typer.Option(help="Physical network of an SR-IOV NIC: PF_ADDRESS_OR_IFNAME=PHYSNET"),
-    ] = None,
-    vgpu_type: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="vGPU type to mirror for a GPU: ADDRESS_PRODUCT_OR_MODEL=TYPE (e.g. 1eb8=nvidia-222)"
-        ),
-    ] = None,
-    state_dir: Annotated[
-        Path | None,
-        typer.Option(help="Where the agent journals the operations it started (default: <data dir>/agent)"),
-    ] = None,
-    ca_file: Annotated[
-        Path | None, typer.Option(help="Verify an https server against this CA bundle (PEM) only")
-    ] = None,
-) -> None:
-    """The host agent: discover devices, report them, carry out queued operations."""
-    import os
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def agent(ctx: typer.Context) -> None:
+    """The host agent: discover devices, report them, carry out queued operations
+    (`accord agent --help` for its options)."""
+    from accord.agent.cli import main as agent_main
 
-    from accord.agent.reporter import ServerRefused, ServerUnreachable
-    from accord.agent.runner import AgentOptions, build_agent
-    from accord.config import default_data_dir
-
-    setup_logging()
-    physnets = []
-    for item in physnet or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            typer.secho(f"error: --physnet {item!r} is not NIC=PHYSNET", fg="red", err=True)
-            raise typer.Exit(2)
-        physnets.append((key, value))
-    vgpu_types = []
-    for item in vgpu_type or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            typer.secho(f"error: --vgpu-type {item!r} is not GPU=TYPE", fg="red", err=True)
-            raise typer.Exit(2)
-        vgpu_types.append((key, value))
-    options = AgentOptions(
-        server=server,
-        hostname=host,
-        sysfs_root=sysfs_root,
-        token=token or os.environ.get("ACCORD_TOKEN") or None,
-        simulate=simulate,
-        interval_s=interval,
-        retries=retries,
-        passthrough=tuple(allow or ()),
-        physnets=tuple(physnets),
-        vgpu_types=tuple(vgpu_types),
-        state_dir=state_dir or Path(os.environ.get("ACCORD_DATA_DIR") or default_data_dir()) / "agent",
-        ca_file=str(ca_file) if ca_file else None,
-    )
-    try:
-        runner = build_agent(options)
-    except ValueError as exc:  # a bad allow-list entry
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    with runner:
-        if once:
-            try:
-                result = runner.run_once()
-            except (ServerUnreachable, ServerRefused) as exc:
-                typer.secho(f"error: {exc}", fg="red", err=True)
-                raise typer.Exit(7 if isinstance(exc, ServerUnreachable) else 4) from exc
-            _client(ctx).report(
-                {"hostname": host, "devices": result.devices, "skipped": len(result.skipped)},
-                f"reported {result.devices} devices for {host}; {len(result.skipped)} skipped",
-            )
-            return
-        try:
-            runner.run_forever()
-        except KeyboardInterrupt:  # Ctrl-C: stop quietly, the journal keeps what was started
-            raise typer.Exit(130) from None
+    as_json = _client(ctx).as_json and "--json" not in ctx.args
+    raise typer.Exit(agent_main([*ctx.args, "--json"] if as_json else ctx.args))
 
 
 @token_app.command("create")

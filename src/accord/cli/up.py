@@ -19,7 +19,7 @@ import uvicorn
 
 from accord.api.app import create_app
 from accord.cli.exposure import describe
-from accord.cli.listen import bind_or_exit
+from accord.cli.listen import CannotListen, bind
 from accord.cli.logs import setup_logging
 from accord.config import Settings
 
@@ -96,7 +96,11 @@ class _Server(uvicorn.Server):
 
 def run_up(settings: Settings, demo: bool = False) -> None:
     setup_logging()
-    sock = bind_or_exit(settings.address, settings.port)
+    try:
+        sock = bind(settings.address, settings.port)
+    except CannotListen as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(exc.exit_code) from None
     app = create_app(settings)
     server = _Server(
         uvicorn.Config(

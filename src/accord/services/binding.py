@@ -45,6 +45,7 @@ class BindOutcome:
     resolved: list[AcceleratorRequest] = field(default_factory=list)  # Bound or BindFailed now
     pending: list[AcceleratorRequest] = field(default_factory=list)  # waiting for the agent
     hosts: set[str | None] = field(default_factory=set)  # whose usage changed
+    devices: dict[str, str] = field(default_factory=dict)  # ARQ uuid → device uuid, for the audit
 
 
 def create_arqs(
@@ -73,7 +74,7 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
                 skip_locked=not services.db.is_sqlite,
             )
             for arq in [*outcome.resolved, *outcome.pending]:
-                audit.record_arq(session, ctx, "arq.bind", arq)
+                audit.record_arq(session, ctx, "arq.bind", arq, device_uuid=outcome.devices.get(arq.uuid))
         else:
             outcome = BindOutcome()
             rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
@@ -100,7 +101,11 @@ def delete_arqs(
         hosts: set[str | None] = {arq.hostname for arq in rows}
         for arq in rows:
             audit.record_arq(session, ctx, "arq.delete", arq, "success")
-        unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
+        # The rows go next: their unbound state need not be written first.
+        with session.no_autoflush:
+            unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
+        for arq in rows:
+            session.expunge(arq)
         arq_store.delete_rows(session, rows)
     services.refresh_hosts(hosts)
 
@@ -191,8 +196,7 @@ def bind_arqs(
                 for r in requests
             ],
         )
-        _mark_started(ctx, requests, by_uuid, targets)
-        session.flush()
+        # Claim first, then change the ARQs: they are written once, at commit.
         try:
             claimed, failure, full = claim_all(session, requests, by_uuid, targets, skip_locked)
         except PartitionConflict as refused:
@@ -202,8 +206,10 @@ def bind_arqs(
             failure = refused.message
             continue
         if claimed is not None:
+            _mark_started(ctx, requests, by_uuid, targets)
             return _prepare(session, claimed, preparers)
         if not hostless:
+            _mark_started(ctx, requests, by_uuid, targets)
             return _fail_all(requests, by_uuid, failure)
         excluded.add(full)  # lost a race for it: place again on fresh data
     raise Conflict(f"Could not place the accelerator requests after {MAX_PLACEMENT_TRIES} tries: {failure}")
@@ -247,6 +253,7 @@ def _prepare(session: Session, claimed: Claimed, preparers: Sequence[HandlePrepa
         arq.attach_handle = handle
         arq.deployable_id = deployable.id
         outcome.hosts.add(arq.hostname)
+        outcome.devices[arq.uuid] = deployable.device.uuid
         if any(prepare(session, arq, deployable, handle) for prepare in preparers):
             outcome.pending.append(arq)
         else:

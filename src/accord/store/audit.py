@@ -76,15 +76,20 @@ ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "sta
 
 
 def record_arq(
-    session: Session, actor: RequestContext, action: str, arq: AcceleratorRequest, outcome: str | None = None
+    session: Session,
+    actor: RequestContext,
+    action: str,
+    arq: AcceleratorRequest,
+    outcome: str | None = None,
+    device_uuid: str | None = None,
 ) -> AuditEvent:
-    """A bind, unbind or delete of one ARQ, naming the device its deployable belongs to."""
-    device_uuid = None
-    if arq.deployable_id is not None:
-        # The bind just loaded this deployable and its device: the identity map answers, no query.
-        deployable = session.get(Deployable, arq.deployable_id)
-        device_uuid = deployable.device.uuid if deployable is not None else None
-    elif arq.device_rp_uuid:
+    """A bind, unbind or delete of one ARQ, naming the device its deployable belongs to (the
+    caller may pass it when it already knows it)."""
+    if device_uuid is None and arq.deployable_id is not None:
+        device_uuid = session.scalar(
+            select(Device.uuid).join(Deployable).where(Deployable.id == arq.deployable_id)
+        )
+    elif device_uuid is None and arq.device_rp_uuid:
         device_uuid = session.scalar(
             select(Device.uuid).join(Deployable).where(Deployable.rp_uuid == arq.device_rp_uuid)
         )

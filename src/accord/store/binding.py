@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from accord.domain.arq import ARQState, BindRequest, check_transition
 from accord.domain.errors import InvalidInput, PartitionConflict
@@ -26,8 +26,6 @@ from accord.store.mdev import mdev_may_exist, queue_mdev_removal
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device, Host, utcnow
 from accord.store.operations import cancel_pending_for_arq
 from accord.store.partitions import guard_partitions
-
-MAX_CLAIM_TRIES = 8
 
 
 class HandlePreparer(Protocol):
@@ -47,50 +45,54 @@ HostChooser = Callable[[Session, Sequence[AcceleratorRequest], set[int]], Sequen
 def claim_free_handle(
     session: Session, deployable_id: int, arq_id: int, skip_locked: bool
 ) -> AttachHandle | None:
-    for _ in range(MAX_CLAIM_TRIES):
-        query = (
-            select(AttachHandle.id)
-            .where(
-                AttachHandle.deployable_id == deployable_id,
-                AttachHandle.in_use.is_(False),
-                AttachHandle.lost.is_(False),
-            )
-            .order_by(AttachHandle.id)
-            .limit(1)
+    """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
+    the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
+    write transaction already holds the database."""
+    pick = (
+        select(AttachHandle.id)
+        .where(
+            AttachHandle.deployable_id == deployable_id,
+            AttachHandle.in_use.is_(False),
+            AttachHandle.lost.is_(False),
         )
-        if skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        handle_id = session.scalar(query)
-        if handle_id is None:
-            return None
-        claimed = session.execute(
-            update(AttachHandle)
-            .where(AttachHandle.id == handle_id, AttachHandle.in_use.is_(False))
-            .values(in_use=True, arq_id=arq_id, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
-            return session.get(AttachHandle, handle_id, populate_existing=True)
-    return None
+        .order_by(AttachHandle.id)
+        .limit(1)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (
+        update(AttachHandle)
+        .where(AttachHandle.id == pick.scalar_subquery(), AttachHandle.in_use.is_(False))
+        .values(in_use=True, arq_id=arq_id, updated_at=utcnow())
+        .returning(AttachHandle)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return session.scalars(claim).one_or_none()
 
 
 def release_handle(session: Session, arq: AcceleratorRequest) -> None:
-    held = session.scalars(select(AttachHandle).where(AttachHandle.arq_id == arq.id)).all()
-    for handle in held:
-        if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
-            queue_mdev_removal(session, handle, arq.hostname)
-    session.execute(
+    held = session.scalars(
         update(AttachHandle)
         .where(AttachHandle.arq_id == arq.id)
         .values(in_use=False, arq_id=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    # A handle the agent stopped reporting was kept only for this ARQ: now it can go.
-    lost = session.scalars(
-        select(AttachHandle).where(AttachHandle.lost.is_(True), AttachHandle.in_use.is_(False))
-    )
-    for handle in lost:
-        session.delete(handle)
+        .returning(AttachHandle)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    for handle in held:
+        if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
+            queue_mdev_removal(session, handle, arq.hostname)
+    gone = {h.deployable_id for h in held if h.lost}
+    if gone:
+        # Handles the agent stopped reporting were kept only while held: now they can go.
+        session.execute(
+            delete(AttachHandle)
+            .where(
+                AttachHandle.deployable_id.in_(gone),
+                AttachHandle.lost.is_(True),
+                AttachHandle.in_use.is_(False),
+            )
+            .execution_options(synchronize_session=False)
+        )
     arq.attach_handle = None
     arq.attach_handle_id = None
     arq.deployable_id = None
@@ -98,7 +100,11 @@ def release_handle(session: Session, arq: AcceleratorRequest) -> None:
 
 def deployable_for(session: Session, request: BindRequest) -> Deployable:
     """The deployable a Nova-style bind names, on the host it names; anything else is a 400."""
-    deployable = session.scalar(select(Deployable).where(Deployable.rp_uuid == request.device_rp_uuid))
+    deployable = session.scalar(
+        select(Deployable)
+        .options(joinedload(Deployable.device))
+        .where(Deployable.rp_uuid == request.device_rp_uuid)
+    )
     if deployable is None:
         raise InvalidInput(f"No deployable has device_rp_uuid {request.device_rp_uuid}.")
     device = deployable.device
@@ -169,14 +175,17 @@ def claim_all(
 ) -> tuple[Claimed | None, str, int]:
     """Claim one handle per ARQ inside a savepoint; on any miss undo them all. Partitioned
     devices are then checked as a whole (PartitionConflict: an overdraw or exclusive types mixed).
-    Returns (claimed, "", 0) or (None, reason, id of the deployable that had no free handle)."""
-    savepoint = session.begin_nested()
+    Returns (claimed, "", 0) or (None, reason, id of the deployable that had no free handle).
+    A single claim on an unpartitioned device needs no savepoint: when it misses, nothing was taken."""
+    partitioned = any(targets[r.arq_uuid].partition for r in requests)
+    savepoint = session.begin_nested() if len(requests) > 1 or partitioned else None
     claimed: Claimed = []
     for request in requests:
         arq, deployable = by_uuid[request.arq_uuid], targets[request.arq_uuid]
         handle = claim_free_handle(session, deployable.id, arq.id, skip_locked)
         if handle is None:
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
             return (
                 None,
                 f"No free attach handle on deployable {deployable.uuid} (rp {deployable.rp_uuid}).",
@@ -185,10 +194,12 @@ def claim_all(
         claimed.append((arq, deployable, handle))
     refused = guard_partitions(session, {d.device_id for _, d, _ in claimed if d.partition})
     if refused is not None:
+        assert savepoint is not None  # taken whenever a partitioned device is claimed
         savepoint.rollback()
         ids = frozenset(d.id for _, d, _ in claimed if d.partition)
         raise PartitionConflict(f"The bind was refused: {refused}.", ids)
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     return claimed, "", 0
 
 
