@@ -108,6 +108,7 @@ def _seed(client: TestClient) -> dict[str, Any]:
         "attribute_uuid": (attribute or {}).get("uuid", str(uuid.uuid4())),
         "hostname": "host-a",
         "operation_uuid": str(uuid.uuid4()),
+        "rollout_uuid": str(uuid.uuid4()),
         "image_uuid": image,
         "project_id": "p-one",
         "resource_class": "FPGA",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,6 @@ from typer.core import TyperGroup
 from accord.cli import catalog, partitions, resources, rollouts, samples
 from accord.cli.client import Client
 from accord.cli.ironic import ironic_app
-from accord.cli.logs import setup_logging
 from accord.cli.policy import policy_app
 from accord.config import ConfigError, Settings, load_settings
 
