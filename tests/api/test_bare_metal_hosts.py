@@ -119,3 +119,13 @@ def test_a_silent_node_is_in_use_not_lost(api: Api, db: Database) -> None:
     states = {h["name"]: h["state"] for h in api.get("/v2/hosts").json()["hosts"]}
     assert states == {NODE: "in use", "host-a": "lost"}
     assert len(api.get(f"/v2/devices?hostname={NODE}").json()["devices"]) == 1
+
+
+def test_a_node_back_in_its_ramdisk_with_the_same_report_is_up(api: Api, db: Database) -> None:
+    snapshot = enrolled_node(api)
+    with db.write() as session:
+        mark_lost_hosts(session, timedelta(seconds=60), now=utcnow() + timedelta(seconds=61))
+    assert api.get(f"/v2/hosts/{NODE}").json()["state"] == "in use"
+    r = api.as_(AGENT).post(f"/v2/hosts/{NODE}/inventory", json=snapshot)
+    assert r.json()["added"] == [] and r.json()["updated"] == []
+    assert api.get(f"/v2/hosts/{NODE}").json()["state"] == "up"

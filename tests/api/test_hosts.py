@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
+
+from accord.store.db import Database
+from accord.store.inventory import mark_lost_hosts
+from accord.store.models import utcnow
 from tests.api.conftest import AGENT_A, MEMBER, NOVA, Api
 from tests.scenarios import fpga_host_snapshot
 
@@ -177,3 +185,79 @@ def test_changed_handle_facts_update_the_handle_in_place(api: Api) -> None:
     second = bind(str(uuid.uuid4()))
     assert api.get(f"/v2/accelerator_requests/{second}").json()["state"] in ("Initial", "BindFailed")
     assert report(api, moved).json()["updated"] == []
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL the server sends meanwhile, each statement lower-cased on one line."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        seen.append(" ".join(sql.lower().split()))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
+def writes(sql: list[str]) -> list[str]:
+    return [s for s in sql if s.split()[0] in ("insert", "update", "delete")]
+
+
+def test_unchanged_report_writes_only_the_heartbeat(api: Api, db: Database) -> None:
+    snapshot = fpga_host_snapshot("host-a", vfs=4, devices=2)
+    report(api, snapshot)
+    with statements(db) as sql:
+        r = report(api, snapshot)
+    assert r.json() == {"hostname": "host-a", "added": [], "updated": [], "removed": [], "kept_lost": []}
+    [write] = writes(sql)
+    assert write.startswith("update hosts set") and "last_seen_at" in write
+    assert not [s for s in sql if " devices" in s or "deployables" in s or "attach_handles" in s]
+    # The same agent's heartbeat, for comparison: no fewer statements than the unchanged report.
+    with statements(db) as beat_sql:
+        api.post("/v2/hosts/host-a/heartbeat", json={"hostname": "host-a", "agent_version": "t"})
+    assert len(sql) <= len(beat_sql) + 1, (sql, beat_sql)
+
+
+def test_changed_report_after_an_unchanged_one_applies(api: Api, db: Database) -> None:
+    snapshot = fpga_host_snapshot("host-a", vfs=2)
+    report(api, snapshot)
+    report(api, snapshot)
+    r = report(api, fpga_host_snapshot("host-a", vfs=6))
+    assert r.json()["updated"] == ["0000:5e:00.0"]
+    assert api.get("/v2/deployables").json()["deployables"][0]["num_accelerators"] == 6
+    # Back to the first snapshot: its digest is no longer the host's, so it is applied again.
+    r = report(api, snapshot)
+    assert r.json()["updated"] == ["0000:5e:00.0"]
+    assert api.get("/v2/deployables").json()["deployables"][0]["num_accelerators"] == 2
+
+
+def test_lost_host_returns_with_the_same_report(api: Api, db: Database) -> None:
+    snapshot = fpga_host_snapshot("host-a", vfs=1)
+    report(api, snapshot)
+    api.post("/v2/device_profiles", json=[{"name": "dp", "groups": [{"resources:FPGA": "1"}]}])
+    candidates = "/v2/allocation_candidates?device_profile=dp"
+    assert [c["hostname"] for c in api.get(candidates).json()["allocation_candidates"]] == ["host-a"]
+    with db.write() as session:
+        mark_lost_hosts(session, timedelta(seconds=60), now=utcnow() + timedelta(seconds=61))
+    api.client.app.state.accord.scheduler.invalidate()  # as the reconciler does for lost hosts
+    assert api.get("/v2/hosts/host-a").json()["state"] == "lost"
+    assert api.get(candidates).json()["allocation_candidates"] == []
+    r = report(api, snapshot)
+    assert r.json()["added"] == [] and r.json()["updated"] == []
+    assert api.get("/v2/hosts/host-a").json()["state"] == "up"
+    assert [c["hostname"] for c in api.get(candidates).json()["allocation_candidates"]] == ["host-a"]
+
+
+def test_same_report_puts_back_what_an_operator_changed(api: Api) -> None:
+    """Rows the server changes itself make the next report apply in full, as before digests."""
+    snapshot = fpga_host_snapshot("host-a")
+    report(api, snapshot)
+    deployable = api.get("/v2/deployables").json()["deployables"][0]["uuid"]
+    before = sorted(a["value"] for a in api.get("/v2/attributes").json()["attributes"])
+    body = {"deployable_id": deployable, "key": "trait9", "value": "CUSTOM_EXTRA"}
+    assert api.post("/v2/attributes", json=body).status_code == 201
+    report(api, snapshot)
+    assert sorted(a["value"] for a in api.get("/v2/attributes").json()["attributes"]) == before

@@ -5,8 +5,8 @@ from __future__ import annotations
 from accord.domain.context import RequestContext
 from accord.services.app import Services
 from accord.store import audit, hardware
-from accord.store.inventory import bump_inventory_generation
-from accord.store.models import Attribute
+from accord.store.inventory import bump_inventory_generation, forget_report
+from accord.store.models import Attribute, Deployable
 
 
 def set_device_status(services: Services, ctx: RequestContext, device_uuid: str, enabled: bool) -> None:
@@ -27,9 +27,14 @@ def create_attribute(
     with services.db.write() as session:
         deployable = hardware.resolve_deployable_ref(session, deployable_ref)
         row = hardware.add_attribute(session, deployable, key, value)
+        forget_report(session, device_id=deployable.device_id)  # a report still replaces it
         return row, deployable.uuid
 
 
 def delete_attribute(services: Services, attribute_uuid: str) -> None:
     with services.db.write() as session:
-        session.delete(hardware.get_attribute(session, attribute_uuid))
+        attribute = hardware.get_attribute(session, attribute_uuid)
+        session.delete(attribute)
+        deployable = session.get(Deployable, attribute.deployable_id)
+        if deployable is not None:  # a report puts back what it names
+            forget_report(session, device_id=deployable.device_id)

@@ -10,5 +10,6 @@ from accord.store.inventory import SnapshotSummary, apply_inventory_snapshot
 def report(services: Services, snapshot: InventorySnapshot) -> SnapshotSummary:
     with services.db.write() as session:
         summary = apply_inventory_snapshot(session, snapshot)
-    services.refresh_hosts({snapshot.hostname})
+    if not summary.unchanged or summary.came_back:  # the scheduler sees host state too
+        services.refresh_hosts({snapshot.hostname})
     return summary

@@ -18,6 +18,7 @@ from accord.domain.errors import Conflict, InvalidInput, NotFound
 from accord.domain.firmware import DeviceIdentity, FirmwareTarget, check_flash_allowed, check_target
 from accord.domain.image import check_usable
 from accord.domain.operation import FLASH_INTERRUPTED
+from accord.store.inventory import forget_report
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Device, Image, Operation
 from accord.store.operations import SUCCEEDED, queue_operation
 
@@ -124,6 +125,7 @@ def _record_flash(session: Session, operation: Operation) -> None:
     device = session.get(Device, operation.device_id) if operation.device_id else None
     if device is None:
         return
+    forget_report(session, device_id=device.id)  # the agent's next report says what is there
     expected = operation.params.get("version")
     read_back = (operation.result or {}).get("version")
     if operation.state == SUCCEEDED and read_back == expected:

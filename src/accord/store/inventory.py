@@ -1,19 +1,27 @@
 """Apply a whole-host inventory snapshot as one transactional diff; heartbeats; lost hosts.
 
-Idempotent: a repeated snapshot changes no row (no updated_at moves). A handle in use is never
-removed under a running ARQ: it is marked lost and deleted when the ARQ lets it go; a device
-that disappears while one of its handles is in use is kept, marked lost, until then.
+Idempotent: a repeated snapshot changes no row (no updated_at moves). Cheap when repeated: the
+host keeps the digest of the last snapshot applied in full, and an identical one only marks the
+host seen, as a heartbeat does. The digest is kept only while the stored rows follow from the
+snapshot alone: it is not kept while something waits on a holder (a lost handle or device is
+removed by the next report after its ARQ lets go), and `forget_report` drops it whenever the
+server changes those rows itself (a programming or flash result, an operator's attribute).
+
+A handle in use is never removed under a running ARQ: it is marked lost and deleted when the
+ARQ lets it go; a device that disappears while one of its handles is in use is kept, marked
+lost, until then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
@@ -27,6 +35,10 @@ from accord.store.models import (
     utcnow,
 )
 
+# Part of every digest: bump it when the rows a snapshot yields change meaning, so a server
+# upgrade applies each host's next report in full.
+DIGEST_FORMAT = "1"
+
 
 @dataclass
 class SnapshotSummary:
@@ -34,6 +46,10 @@ class SnapshotSummary:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept_lost: list[str] = field(default_factory=list)
+    # The same snapshot as the last one applied: nothing was diffed.
+    unchanged: bool = False
+    # The host was not `up` before this report (new, lost, or an `in use` bare-metal node).
+    came_back: bool = False
 
     @property
     def changed(self) -> bool:
@@ -62,8 +78,20 @@ def _assign(obj: Any, **values: Any) -> bool:
     return changed
 
 
+def report_digest(snapshot: InventorySnapshot) -> str:
+    body = json.dumps(snapshot.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{DIGEST_FORMAT}\n{body}".encode()).hexdigest()
+
+
 def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
-    host = session.scalar(select(Host).where(Host.name == hostname).with_for_update())
+    return mark_seen(session, lock_host(session, hostname), hostname, agent_version)
+
+
+def lock_host(session: Session, hostname: str) -> Host | None:
+    return session.scalar(select(Host).where(Host.name == hostname).with_for_update())
+
+
+def mark_seen(session: Session, host: Host | None, hostname: str, agent_version: str) -> Host:
     if host is None:
         host = Host(name=hostname, agent_version=agent_version)
         session.add(host)
@@ -74,9 +102,49 @@ def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
 
 
 def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
-    summary = SnapshotSummary()
     hostname = snapshot.hostname
-    host = touch_host(session, hostname, snapshot.agent_version)
+    digest = report_digest(snapshot)
+    host = lock_host(session, hostname)
+    came_back = host is None or host.state != "up"
+    host = mark_seen(session, host, hostname, snapshot.agent_version)
+    if host.report_digest == digest:
+        return SnapshotSummary(unchanged=True, came_back=came_back)
+    summary = SnapshotSummary(came_back=came_back)
+    _apply_devices(session, snapshot, summary)
+    if summary.changed:
+        host.inventory_generation = (host.inventory_generation or 0) + 1
+    host.report_digest = None if _waits_on_holders(session, hostname) else digest
+    return summary
+
+
+def forget_report(session: Session, *, hostname: str | None = None, device_id: int | None = None) -> None:
+    """The server changed rows a report yields (by host name, or by one of its devices): apply
+    the host's next report in full even if it is the same as the last."""
+    if device_id is not None:
+        hostname = session.scalar(select(Device.hostname).where(Device.id == device_id))
+    if hostname is not None:
+        session.execute(
+            update(Host)
+            .where(Host.name == hostname, Host.report_digest.is_not(None))
+            .values(report_digest=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _waits_on_holders(session: Session, hostname: str) -> bool:
+    """Something the host stopped reporting is kept only while an ARQ holds it."""
+    on_host = Device.hostname == hostname
+    lost_device = exists().where(on_host, Device.lost.is_(True))
+    lost_handle = (
+        exists()
+        .where(on_host, AttachHandle.lost.is_(True))
+        .where(AttachHandle.deployable_id == Deployable.id, Deployable.device_id == Device.id)
+    )
+    return bool(session.scalar(select(lost_device | lost_handle)))
+
+
+def _apply_devices(session: Session, snapshot: InventorySnapshot, summary: SnapshotSummary) -> None:
+    hostname = snapshot.hostname
     existing = {d.pci_address: d for d in session.scalars(select(Device).where(Device.hostname == hostname))}
     for report in snapshot.devices:
         device = existing.pop(report.pci_address, None)
@@ -92,9 +160,6 @@ def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> S
             summary.removed.append(gone.pci_address)
         else:
             summary.kept_lost.append(gone.pci_address)
-    if summary.changed:
-        host.inventory_generation = (host.inventory_generation or 0) + 1
-    return summary
 
 
 def _apply_device(session: Session, device: Device, report: DeviceReport) -> bool:
@@ -270,10 +335,11 @@ def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | Non
 
 
 def bump_inventory_generation(session: Session, hostname: str) -> None:
-    """What the host offers changed outside a report (a device disabled, a type pinned)."""
+    """What the host offers changed outside a report (a device disabled, a type pinned); the
+    next report is applied in full."""
     session.execute(
         update(Host)
         .where(Host.name == hostname)
-        .values(inventory_generation=Host.inventory_generation + 1)
+        .values(inventory_generation=Host.inventory_generation + 1, report_digest=None)
         .execution_options(synchronize_session=False)
     )

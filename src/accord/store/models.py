@@ -65,6 +65,9 @@ class Host(Timestamped, Base):
     inventory_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # An Ironic node: its agent runs only in the ramdisk, so silence means "deployed", not "lost".
     bare_metal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # sha256 of the last report applied in full (None: the next report is applied in full):
+    # an identical report then only touches last_seen_at (`store/inventory.py`).
+    report_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class Device(Timestamped, Base):

@@ -18,6 +18,7 @@ from accord.domain.device_profile import looks_like_uuid, parse_group
 from accord.domain.errors import Conflict, InvalidInput
 from accord.domain.image import check_usable
 from accord.store.bind_operations import complete_bind_operation
+from accord.store.inventory import forget_report
 from accord.store.models import (
     AcceleratorRequest,
     AttachHandle,
@@ -160,6 +161,7 @@ def apply_program_result(session: Session, operation: Operation) -> None:
     if deployable is None:
         return
     deployable.function_id = loaded
+    forget_report(session, device_id=deployable.device_id)  # the traits below are ours now
     deployable.bitstream_id = operation.params.get("image_uuid")
     traits = [
         a
