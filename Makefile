@@ -117,6 +117,7 @@ bench: install keystone
 	$(BIN)/python bench/keystone.py
 	$(BIN)/python bench/program_wait.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) $(IPA_VENV) .pytest_cache .mypy_cache .ruff_cache
