@@ -286,7 +286,7 @@ class Fleet:
         with httpx.Client(base_url=self.url, headers=ADMIN, timeout=120) as client:
             while due:
                 at, n = heapq.heappop(due)
-                if at >= until:
+                if at >= until or time.monotonic() >= until:  # a fleet that fell behind stops on time too
                     break
                 wait = at - time.monotonic()
                 if wait > 0:
