@@ -26,7 +26,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.live_server import ACCORD, free_port, interrupt
 
@@ -139,6 +141,17 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
     pytest.fail(f"timed out waiting for {what}")
 
 
+def submit(browser: WebDriver, button: WebElement) -> None:
+    """Click a form's button and wait for the page the server answers with: the click returns
+    before the navigation, so reading the page at once could see the old one or none."""
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script("return document.readyState") == "complete"
+    )
+
+
 def open_page(browser: WebDriver, demo: Demo, path: str, heading: str) -> None:
     browser.get(demo.url + path)
     h1 = browser.find_element(By.TAG_NAME, "h1").text
@@ -184,7 +197,7 @@ def test_every_page_loads_with_the_demo_fleet(browser: WebDriver, demo: Demo, sh
     assert all(model in fleet for model in ("N3000", "U250", "Tesla T4", "C62X", "E810"))
     browser.save_screenshot(str(shots / "fleet.png"))
     t4 = device_uuid(demo, "demo-gpu", "10de", "GPU")
-    browser.find_element(By.LINK_TEXT, "0000:3b:00.0").click()  # first match is a demo device
+    submit(browser, browser.find_element(By.LINK_TEXT, "0000:3b:00.0"))  # first match is a demo device
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Device")
     for path, heading in (
         (f"/console/devices/{t4}", "Device 0000:3b:00.0"),
@@ -207,18 +220,18 @@ def test_approve_and_disable_by_clicking(browser: WebDriver, demo: Demo, shots: 
     assert image["state"] == "uploaded"
     open_page(browser, demo, "/console/images", "Catalog")
     row = browser.find_element(By.ID, f"image-{image['uuid']}")
-    row.find_element(By.XPATH, ".//button[text()='Approve']").click()
+    submit(browser, row.find_element(By.XPATH, ".//button[text()='Approve']"))
     assert "approved" in browser.find_element(By.ID, "notice").text
     assert "approved" in browser.find_element(By.ID, f"image-{image['uuid']}").text
     assert demo.api("GET", f"/v2/images/{image['uuid']}")["state"] == "approved"
 
     t4 = device_uuid(demo, "demo-gpu", "10de", "GPU")
     open_page(browser, demo, f"/console/devices/{t4}", "Device")
-    browser.find_element(By.XPATH, "//dd[@id='device-status']//button[text()='Disable']").click()
+    submit(browser, browser.find_element(By.XPATH, "//dd[@id='device-status']//button[text()='Disable']"))
     assert "maintaining" in browser.find_element(By.ID, "device-status").text
     assert demo.api("GET", f"/v2/devices/{t4}")["status"] == "maintaining"
     browser.save_screenshot(str(shots / "device-disabled.png"))
-    browser.find_element(By.XPATH, "//dd[@id='device-status']//button[text()='Enable']").click()
+    submit(browser, browser.find_element(By.XPATH, "//dd[@id='device-status']//button[text()='Enable']"))
     assert "enabled" in browser.find_element(By.ID, "device-status").text
     assert demo.api("GET", f"/v2/devices/{t4}")["status"] == "enabled"
     # the history on the device's page comes from the audit trail
@@ -242,7 +255,7 @@ def test_a_rollout_is_started_and_watched_to_its_end(
     open_page(browser, demo, "/console/rollouts", "Firmware rollouts")
     Select(browser.find_element(By.ID, "rollout-image")).select_by_value(image["uuid"])
     browser.find_element(By.CSS_SELECTOR, f"input[name='device_uuids'][value='{n3000}']").click()
-    browser.find_element(By.ID, "start-rollout-button").click()
+    submit(browser, browser.find_element(By.ID, "start-rollout-button"))
     assert "started" in browser.find_element(By.ID, "notice").text
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Rollout")
     rollout_url = browser.current_url.split("?")[0]
