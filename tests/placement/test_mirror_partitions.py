@@ -4,7 +4,6 @@ on an idle GPU moves the inventory; a busy GPU never switches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,39 +13,17 @@ from accord.agent.drivers.nvidia_gpu import NvidiaGpuDriver
 from accord.agent.sim.builder import SysfsBuilder
 from accord.agent.sim.kernel import SimulatedKernel
 from accord.agent.sim.layouts import gpu
-from accord.placement.client import PlacementClient
 from accord.placement.mirror import PlacementMirror
 from accord.schemas.inventory import InventorySnapshot
 from accord.store.db import Database
 from accord.store.inventory import apply_inventory_snapshot
 from accord.store.models import AttachHandle, Deployable, Device
 from accord.store.partitions import pin_part_type
-from tests.placement.test_mirror import HOST, Placement, sync
-from tests.placement_server import PlacementServer, placement_server
+from tests.placement.conftest import Placement
+from tests.placement.test_mirror import HOST, sync
 
 T4 = "0000:3b:00.0"
 TYPES = {**gpu.T4_TYPES, "nvidia-232": gpu.T4_MORE_TYPES["nvidia-232"]}
-
-
-@pytest.fixture(scope="module")
-def placement(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlacementServer]:
-    with placement_server(tmp_path_factory.mktemp("placement")) as server:
-        yield server
-
-
-@pytest.fixture
-def raw(placement: PlacementServer) -> Iterator[Placement]:
-    client = Placement(placement)
-    yield client
-    providers = client.http.get("/resource_providers").json()["resource_providers"]
-    for provider in sorted(providers, key=lambda p: p["parent_provider_uuid"] is None):
-        client.http.delete(f"/allocations/{provider['uuid']}")
-        client.http.delete(f"/resource_providers/{provider['uuid']}")
-
-
-@pytest.fixture
-def mirror(placement: PlacementServer) -> PlacementMirror:
-    return PlacementMirror(PlacementClient(placement.url, "admin"))
 
 
 def report_tree(db: Database, root: Path) -> None:
