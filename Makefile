@@ -118,6 +118,8 @@ bench: install keystone
 	$(BIN)/python bench/program_wait.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/fleet.py
+	@# Accord next to the real Cyborg 17, only with the peers kit: make bench PEERS=/tmp/peers
+	PEERS=$(PEERS) $(BIN)/python bench/side_by_side.py
 
 clean:
 	rm -rf $(VENV) $(PLACEMENT_VENV) $(KEYSTONE_VENV) $(TEMPEST_VENV) $(NOVA_VENV) $(IPA_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ Starts one `accord serve` (SQLite or PostgreSQL, noauth), reports one simulated 
 VFs and 10 device profiles, then runs the given `bench.py` once per op with `--server-pids` set
 to the server's process tree, so every op reports server CPU ms per request: the figure that
 stays honest while other work shares the cores. Optionally records a py-spy profile of the
-server meanwhile.
+server meanwhile (threads holding the GIL only: where the CPU goes, not the waits).
 
     .venv/bin/python bench/peers_bench.py --bench-py /tmp/peers/bench/bench.py \
         [--backend sqlite|postgresql] [--workers 1] [--duration 10] [--concurrency 1,4] \
@@ -101,6 +101,9 @@ def main() -> None:
                             "--pid",
                             str(server.process.pid),
                             "--subprocesses",
+                            # samples only threads holding the GIL: CPU, not a worker thread
+                            # waiting for work or the event loop idle in epoll
+                            "--gil",
                             "--format",
                             "raw",
                             "--rate",
