@@ -139,6 +139,65 @@ def _by_name(item: tuple[str, HostLayout, ShapeAnswer]) -> str:
     return item[0]
 
 
+class Ranking:
+    """One request's answers, added shape by shape; hosts are named only for the best `limit`.
+
+    Each distinct projected shape is solved once (`solve_views`); shapes whose answers rank
+    equal share a rank bucket, and `best` takes hosts from the best buckets, ties by host name.
+    """
+
+    def __init__(self, request: Request, policy: Policy) -> None:
+        if not request.groups:
+            raise ValueError("a request needs at least one group")
+        self.policy = policy
+        self.vectors = RequestVectors(request, policy)
+        self._solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
+        self._by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = (
+            defaultdict(list)
+        )
+
+    def add(self, shape: Shape, hosts: Iterable[HostLayout]) -> ShapeAnswer | None:
+        """Solve `shape` (or reuse the answer of one that projects alike); None when it cannot serve."""
+        vectors = self.vectors
+        key, capacity = vectors.project(shape)
+        if capacity < vectors.demand:
+            return None
+        if key in self._solved:
+            found = self._solved[key]
+        else:
+            found = self._solved[key] = solve_views(vectors.canonical(key), vectors, self.policy)
+        if found is None:
+            return None
+        answer = ShapeAnswer(found, capacity - vectors.demand)
+        self._by_rank[answer.rank_key(self.policy)].append((answer, hosts))
+        return answer
+
+    def best(self, limit: int | None) -> list[Candidate]:
+        out: list[Candidate] = []
+        for rank in sorted(self._by_rank):
+            room = None if limit is None else limit - len(out)
+            if room is not None and room <= 0:
+                break
+            pairs = (
+                (layout.name, layout, answer) for answer, hosts in self._by_rank[rank] for layout in hosts
+            )
+            chosen = (
+                sorted(pairs, key=_by_name) if room is None else heapq.nsmallest(room, pairs, key=_by_name)
+            )
+            out.extend(materialize(layout, answer, self.vectors, self.policy) for _, layout, answer in chosen)
+        return out
+
+
+def programmed_bound(request: Request, signatures: Iterable[ClassSignature]) -> int:
+    """How many groups could at best land on a provider already holding their function: those
+    whose function or bitstream some class of the fleet holds (an upper bound, not a promise)."""
+    wanting = [g for g in request.groups if g.wants_program]
+    if not wanting:
+        return 0
+    held = list(signatures)
+    return sum(1 for g in wanting if any(signature.holds(g) for signature in held))
+
+
 def rank_buckets(
     buckets: Iterable[tuple[Shape, Iterable[HostLayout]]],
     request: Request,
@@ -146,31 +205,10 @@ def rank_buckets(
     policy: Policy,
 ) -> list[Candidate]:
     """Solve once per distinct projected shape, then pick the best `limit` hosts (ties by name)."""
-    if not request.groups:
-        raise ValueError("a request needs at least one group")
-    vectors = RequestVectors(request, policy)
-    solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
-    by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = defaultdict(list)
+    ranking = Ranking(request, policy)
     for shape, hosts in buckets:
-        key, capacity = vectors.project(shape)
-        if capacity < vectors.demand:
-            continue
-        if key in solved:
-            found = solved[key]
-        else:
-            found = solved[key] = solve_views(vectors.canonical(key), vectors, policy)
-        if found is not None:
-            answer = ShapeAnswer(found, capacity - vectors.demand)
-            by_rank[answer.rank_key(policy)].append((answer, hosts))
-    out: list[Candidate] = []
-    for rank in sorted(by_rank):
-        room = None if limit is None else limit - len(out)
-        if room is not None and room <= 0:
-            break
-        pairs = ((layout.name, layout, answer) for answer, hosts in by_rank[rank] for layout in hosts)
-        chosen = sorted(pairs, key=_by_name) if room is None else heapq.nsmallest(room, pairs, key=_by_name)
-        out.extend(materialize(layout, answer, vectors, policy) for _, layout, answer in chosen)
-    return out
+        ranking.add(shape, hosts)
+    return ranking.best(limit)
 
 
 def bucket_by_shape(
