@@ -33,13 +33,17 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from itertools import chain
 
 from accord.scheduler.assign import Assignment, eligibility, solve_isolate, solve_shared
 from accord.scheduler.classes import ClassSignature, HostLayout, Shape
 from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request
 from accord.scheduler.projection import RequestVectors, ViewShape, providers_by_view, views_on_node
+
+# Naming the chosen hosts' buckets by a linear search costs chosen x buckets; past this, a map.
+OWNER_SEARCH_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -135,10 +139,6 @@ def materialize(
     )
 
 
-def _by_name(item: tuple[str, HostLayout, ShapeAnswer]) -> str:
-    return item[0]
-
-
 class Ranking:
     """One request's answers, added shape by shape; hosts are named only for the best `limit`.
 
@@ -152,11 +152,11 @@ class Ranking:
         self.policy = policy
         self.vectors = RequestVectors(request, policy)
         self._solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
-        self._by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = (
+        self._by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Mapping[str, HostLayout]]]] = (
             defaultdict(list)
         )
 
-    def add(self, shape: Shape, hosts: Iterable[HostLayout]) -> ShapeAnswer | None:
+    def add(self, shape: Shape, hosts: Mapping[str, HostLayout]) -> ShapeAnswer | None:
         """Solve `shape` (or reuse the answer of one that projects alike); None when it cannot serve."""
         vectors = self.vectors
         key, capacity = vectors.project(shape)
@@ -178,13 +178,20 @@ class Ranking:
             room = None if limit is None else limit - len(out)
             if room is not None and room <= 0:
                 break
-            pairs = (
-                (layout.name, layout, answer) for answer, hosts in self._by_rank[rank] for layout in hosts
+            entries = self._by_rank[rank]
+            # Host names only (C-level iteration, no tuple per host): a winning rank can hold
+            # thousands of hosts of which `room` are named.
+            names = chain.from_iterable(entries_hosts for _, entries_hosts in entries)
+            chosen = sorted(names) if room is None else heapq.nsmallest(room, names)
+            if len(chosen) * len(entries) <= OWNER_SEARCH_LIMIT:
+                owners = [next(entry for entry in entries if name in entry[1]) for name in chosen]
+            else:
+                by_name = {name: entry for entry in entries for name in entry[1]}
+                owners = [by_name[name] for name in chosen]
+            out.extend(
+                materialize(hosts[name], answer, self.vectors, self.policy)
+                for name, (answer, hosts) in zip(chosen, owners, strict=True)
             )
-            chosen = (
-                sorted(pairs, key=_by_name) if room is None else heapq.nsmallest(room, pairs, key=_by_name)
-            )
-            out.extend(materialize(layout, answer, self.vectors, self.policy) for _, layout, answer in chosen)
         return out
 
 
@@ -199,7 +206,7 @@ def programmed_bound(request: Request, signatures: Iterable[ClassSignature]) -> 
 
 
 def rank_buckets(
-    buckets: Iterable[tuple[Shape, Iterable[HostLayout]]],
+    buckets: Iterable[tuple[Shape, Mapping[str, HostLayout]]],
     request: Request,
     limit: int | None,
     policy: Policy,
@@ -213,12 +220,12 @@ def rank_buckets(
 
 def bucket_by_shape(
     hosts: Iterable[Host], interned: MutableMapping[ClassSignature, ClassSignature] | None = None
-) -> dict[Shape, list[HostLayout]]:
-    buckets: dict[Shape, list[HostLayout]] = defaultdict(list)
+) -> dict[Shape, dict[str, HostLayout]]:
+    buckets: dict[Shape, dict[str, HostLayout]] = defaultdict(dict)
     for host in hosts:
         layout = HostLayout.of(host, interned)
         if layout.shape:
-            buckets[layout.shape].append(layout)
+            buckets[layout.shape][layout.name] = layout
     return buckets
 
 

@@ -100,7 +100,7 @@ class ProviderIndex:
         if limit is None or len(vectors.classes) != 1 or vectors.demand <= 0:
             # Several resource classes: the ranking's capacity is their sum, which no level holds.
             for shape, bucket in self._buckets.items():
-                ranking.add(shape, bucket.values())
+                ranking.add(shape, bucket)
             return ranking.best(limit)
         levels = self._levels.get(vectors.classes[0], {})
         ordered = sorted((free for free in levels if free >= vectors.demand), reverse=policy is Policy.SPREAD)
@@ -109,7 +109,7 @@ class ProviderIndex:
         for free in ordered:
             for shape in levels[free]:
                 bucket = self._buckets[shape]
-                answer = ranking.add(shape, bucket.values())
+                answer = ranking.add(shape, bucket)
                 if (
                     answer is not None
                     and answer.solved.numa_local
