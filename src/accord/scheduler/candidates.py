@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from accord.scheduler.assign import Assignment, eligibility, solve_isolate, solve_shared
-from accord.scheduler.classes import ClassSignature, HostLayout, Shape
+from accord.scheduler.classes import ClassSignature, HostLayout, Shape, SignatureKey
 from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request
 from accord.scheduler.projection import RequestVectors, ViewShape, providers_by_view, views_on_node
 
@@ -219,7 +219,7 @@ def rank_buckets(
 
 
 def bucket_by_shape(
-    hosts: Iterable[Host], interned: MutableMapping[ClassSignature, ClassSignature] | None = None
+    hosts: Iterable[Host], interned: MutableMapping[SignatureKey, ClassSignature] | None = None
 ) -> dict[Shape, dict[str, HostLayout]]:
     buckets: dict[Shape, dict[str, HostLayout]] = defaultdict(dict)
     for host in hosts:

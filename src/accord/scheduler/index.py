@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Iterable
 
 from accord.scheduler.candidates import Ranking, programmed_bound
-from accord.scheduler.classes import ClassSignature, HostLayout, Shape
+from accord.scheduler.classes import ClassSignature, HostLayout, Shape, SignatureKey
 from accord.scheduler.model import Candidate, Host, Policy, Request
 
 
@@ -46,7 +46,7 @@ class ProviderIndex:
         self._buckets: dict[Shape, dict[str, HostLayout]] = {}
         # resource class -> total free on the host -> shapes with that much (see the module doc)
         self._levels: dict[str, dict[int, set[Shape]]] = {}
-        self._signatures: weakref.WeakValueDictionary[ClassSignature, ClassSignature] = (
+        self._signatures: weakref.WeakValueDictionary[SignatureKey, ClassSignature] = (
             weakref.WeakValueDictionary()
         )
         for host in hosts:
