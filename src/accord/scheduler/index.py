@@ -16,10 +16,11 @@ Capacity levels: shapes are also filed by their total free capacity per resource
 equal function and NUMA preference the ranking is by that capacity (least first for pack, most
 for spread), so a query with a limit whose groups ask for one resource class walks the levels in
 that order and stops after the first level by which `limit` hosts have reached the best rank any
-host could reach (every group that any class of the fleet can hold held, all on one NUMA node):
-hosts on later levels can only rank below them. The answer is the one a full scan gives; the
-scan just ends early. A fleet where nearly every host is unique (vGPU pools with random usage)
-then costs the few levels nearest the request instead of one projection per host.
+host could reach (every group that any class of the fleet holds held; all on one NUMA node unless
+the request isolates more groups than any host has providers on one node): hosts on later levels
+can only rank below them. The answer is the one a full scan gives; the scan just ends early. A
+fleet where nearly every host is unique (vGPU pools with random usage) then costs the few levels
+nearest the request instead of one projection per host.
 """
 
 from __future__ import annotations
@@ -40,12 +41,23 @@ def free_by_resource_class(shape: Shape) -> dict[str, int]:
     return totals
 
 
+def widest_node(shape: Shape) -> int:
+    """The most usable providers the host has on one NUMA node."""
+    per_node: dict[int | None, int] = {}
+    for cls in shape:
+        node = cls.signature.numa_node
+        per_node[node] = per_node.get(node, 0) + cls.count
+    return max(per_node.values())
+
+
 class ProviderIndex:
     def __init__(self, hosts: Iterable[Host] = ()) -> None:
         self._layouts: dict[str, HostLayout] = {}
         self._buckets: dict[Shape, dict[str, HostLayout]] = {}
         # resource class -> total free on the host -> shapes with that much (see the module doc)
         self._levels: dict[str, dict[int, set[Shape]]] = {}
+        # widest_node -> how many shapes: whether an isolate request could be NUMA-local anywhere
+        self._widths: dict[int, int] = {}
         self._signatures: weakref.WeakValueDictionary[SignatureKey, ClassSignature] = (
             weakref.WeakValueDictionary()
         )
@@ -73,6 +85,8 @@ class ProviderIndex:
             bucket = self._buckets[layout.shape] = {}
             for rc, free in free_by_resource_class(layout.shape).items():
                 self._levels.setdefault(rc, {}).setdefault(free, set()).add(layout.shape)
+            width = widest_node(layout.shape)
+            self._widths[width] = self._widths.get(width, 0) + 1
         bucket[host.name] = layout
 
     def remove_host(self, name: str) -> None:
@@ -91,6 +105,17 @@ class ProviderIndex:
                 del levels[free]
                 if not levels:
                     del self._levels[rc]
+        width = widest_node(layout.shape)
+        self._widths[width] -= 1
+        if not self._widths[width]:
+            del self._widths[width]
+
+    def _best_possible(self, request: Request) -> tuple[int, bool]:
+        """(pre-programmed groups, NUMA-local) that no host can beat: upper bounds, cheap to get."""
+        programmed = programmed_bound(request, self._signatures.values())
+        isolate = request.group_policy == "isolate" and len(request.groups) > 1
+        numa_local = not isolate or len(request.groups) <= max(self._widths, default=0)
+        return programmed, numa_local
 
     def find_candidates(
         self, request: Request, limit: int | None = None, policy: Policy = Policy.PACK
@@ -104,7 +129,7 @@ class ProviderIndex:
             return ranking.best(limit)
         levels = self._levels.get(vectors.classes[0], {})
         ordered = sorted((free for free in levels if free >= vectors.demand), reverse=policy is Policy.SPREAD)
-        top = programmed_bound(request, self._signatures.values())
+        top_programmed, top_local = self._best_possible(request)
         at_top = 0  # hosts whose answer reached the best rank any host could (see the module doc)
         for free in ordered:
             for shape in levels[free]:
@@ -112,8 +137,8 @@ class ProviderIndex:
                 answer = ranking.add(shape, bucket)
                 if (
                     answer is not None
-                    and answer.solved.numa_local
-                    and answer.solved.assignment.programmed == top
+                    and answer.solved.numa_local == top_local
+                    and answer.solved.assignment.programmed == top_programmed
                 ):
                     at_top += len(bucket)
             if at_top >= limit:
