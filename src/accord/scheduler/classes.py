@@ -74,7 +74,7 @@ class ClassSignature:
         return group.is_held_by(self.function_id, self.bitstream_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProviderClass:
     signature: ClassSignature
     count: int
@@ -120,7 +120,7 @@ def signature_of(provider: Provider) -> ClassSignature:
 _by_uuid = attrgetter("uuid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostLayout:
     """A host's shape plus, per class (in shape order), its providers sorted by uuid."""
 
