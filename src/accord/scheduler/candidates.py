@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
 from accord.scheduler.assign import Assignment, eligibility, solve_isolate, solve_shared
 from accord.scheduler.classes import ClassSignature, HostLayout, Shape, SignatureKey
 from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request
-from accord.scheduler.projection import RequestVectors, ViewShape, providers_by_view, views_on_node
+from accord.scheduler.projection import Picks, RequestVectors, ViewShape, picks_by_view, views_on_node
 
 # Naming the chosen hosts' buckets by a linear search costs chosen x buckets; past this, a map.
 OWNER_SEARCH_LIMIT = 4096
@@ -120,15 +120,14 @@ def solve_views(views: ViewShape, vectors: RequestVectors, policy: Policy) -> So
 
 
 def materialize(
-    layout: HostLayout, answer: ShapeAnswer, vectors: RequestVectors, policy: Policy
+    layout: HostLayout, answer: ShapeAnswer, picks: Picks, group_ids: Sequence[int], policy: Policy
 ) -> Candidate:
     solved = answer.solved
-    pools = providers_by_view(layout, vectors, solved.views)
     allocations = []
-    for group, (c, slot) in zip(vectors.request.groups, solved.assignment.slots, strict=True):
-        provider = pools[c][slot]
+    for group_id, (k, m) in zip(group_ids, picks, strict=True):
+        provider = layout.members[k][m]
         allocations.append(
-            GroupAllocation(group.group_id, provider.uuid, provider.device_uuid, provider.deployable_uuid)
+            GroupAllocation(group_id, provider.uuid, provider.device_uuid, provider.deployable_uuid)
         )
     return Candidate(
         layout.name,
@@ -152,6 +151,9 @@ class Ranking:
         self.policy = policy
         self.vectors = RequestVectors(request, policy)
         self._solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
+        # (id of a host shape, id of a Solved) -> Picks: equal for every host of one shape object
+        # (the index shares one per bucket), both alive for the whole query.
+        self._picks: dict[tuple[int, int], Picks] = {}
         self._by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Mapping[str, HostLayout]]]] = (
             defaultdict(list)
         )
@@ -189,10 +191,21 @@ class Ranking:
                 by_name = {name: entry for entry in entries for name in entry[1]}
                 owners = [by_name[name] for name in chosen]
             out.extend(
-                materialize(hosts[name], answer, self.vectors, self.policy)
+                self._materialize(hosts[name], answer)
                 for name, (answer, hosts) in zip(chosen, owners, strict=True)
             )
         return out
+
+    def _materialize(self, layout: HostLayout, answer: ShapeAnswer) -> Candidate:
+        solved = answer.solved
+        key = (id(layout.shape), id(solved))
+        picks = self._picks.get(key)
+        if picks is None:
+            picks = self._picks[key] = picks_by_view(
+                layout.shape, self.vectors, solved.views, solved.assignment.slots
+            )
+        group_ids = [group.group_id for group in self.vectors.request.groups]
+        return materialize(layout, answer, picks, group_ids, self.policy)
 
 
 def programmed_bound(request: Request, signatures: Iterable[ClassSignature]) -> int:
@@ -221,11 +234,12 @@ def rank_buckets(
 def bucket_by_shape(
     hosts: Iterable[Host], interned: MutableMapping[SignatureKey, ClassSignature] | None = None
 ) -> dict[Shape, dict[str, HostLayout]]:
-    buckets: dict[Shape, dict[str, HostLayout]] = defaultdict(dict)
+    buckets: dict[Shape, dict[str, HostLayout]] = {}
+    shapes: dict[Shape, Shape] = {}
     for host in hosts:
-        layout = HostLayout.of(host, interned)
+        layout = HostLayout.of(host, interned, shapes)
         if layout.shape:
-            buckets[layout.shape][layout.name] = layout
+            buckets.setdefault(layout.shape, {})[layout.name] = layout
     return buckets
 
 

@@ -130,10 +130,14 @@ class HostLayout:
 
     @classmethod
     def of(
-        cls, host: Host, interned: MutableMapping[SignatureKey, ClassSignature] | None = None
+        cls,
+        host: Host,
+        interned: MutableMapping[SignatureKey, ClassSignature] | None = None,
+        shapes: MutableMapping[Shape, Shape] | None = None,
     ) -> HostLayout:
         """`interned` shares one signature object among hosts, so lookups hit on identity; it is
-        keyed by `signature_key`, so a known signature is found without building one."""
+        keyed by `signature_key`, so a known signature is found without building one. `shapes`
+        likewise shares one shape object among the hosts of a shape (memory, and per-shape memos)."""
         by_signature: dict[ClassSignature, list[Provider]] = defaultdict(list)
         for provider in host.usable_providers():
             if interned is None:
@@ -146,6 +150,8 @@ class HostLayout:
                 signature = found
             by_signature[signature].append(provider)
         ordered = sorted(by_signature, key=ClassSignature.key)
-        shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
+        shape: Shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
+        if shapes is not None and shape:
+            shape = shapes.setdefault(shape, shape)
         members = tuple(tuple(sorted(by_signature[sig], key=_by_uuid)) for sig in ordered)
         return cls(host.name, shape, members)

@@ -54,8 +54,12 @@ class ProviderIndex:
     def __init__(self, hosts: Iterable[Host] = ()) -> None:
         self._layouts: dict[str, HostLayout] = {}
         self._buckets: dict[Shape, dict[str, HostLayout]] = {}
-        # resource class -> total free on the host -> shapes with that much (see the module doc)
-        self._levels: dict[str, dict[int, set[Shape]]] = {}
+        # One shape object per bucket, shared by its hosts' layouts (see HostLayout.of).
+        self._shapes: dict[Shape, Shape] = {}
+        # resource class -> total free on the host -> the buckets of the shapes with that much
+        # (see the module doc); the bucket objects are those of `_buckets`, so walking a level
+        # hashes no shape.
+        self._levels: dict[str, dict[int, dict[Shape, dict[str, HostLayout]]]] = {}
         # widest_node -> how many shapes: whether an isolate request could be NUMA-local anywhere
         self._widths: dict[int, int] = {}
         self._signatures: weakref.WeakValueDictionary[SignatureKey, ClassSignature] = (
@@ -76,7 +80,7 @@ class ProviderIndex:
 
     def upsert_host(self, host: Host) -> None:
         self.remove_host(host.name)
-        layout = HostLayout.of(host, self._signatures)
+        layout = HostLayout.of(host, self._signatures, self._shapes)
         self._layouts[host.name] = layout
         if not layout.shape:  # a lost host or one with nothing usable is remembered but never offered
             return
@@ -84,7 +88,7 @@ class ProviderIndex:
         if bucket is None:
             bucket = self._buckets[layout.shape] = {}
             for rc, free in free_by_resource_class(layout.shape).items():
-                self._levels.setdefault(rc, {}).setdefault(free, set()).add(layout.shape)
+                self._levels.setdefault(rc, {}).setdefault(free, {})[layout.shape] = bucket
             width = widest_node(layout.shape)
             self._widths[width] = self._widths.get(width, 0) + 1
         bucket[host.name] = layout
@@ -98,9 +102,10 @@ class ProviderIndex:
         if bucket:
             return
         del self._buckets[layout.shape]
+        del self._shapes[layout.shape]
         for rc, free in free_by_resource_class(layout.shape).items():
             levels = self._levels[rc]
-            levels[free].discard(layout.shape)
+            del levels[free][layout.shape]
             if not levels[free]:
                 del levels[free]
                 if not levels:
@@ -132,8 +137,7 @@ class ProviderIndex:
         top_programmed, top_local = self._best_possible(request)
         at_top = 0  # hosts whose answer reached the best rank any host could (see the module doc)
         for free in ordered:
-            for shape in levels[free]:
-                bucket = self._buckets[shape]
+            for shape, bucket in levels[free].items():
                 answer = ranking.add(shape, bucket)
                 if (
                     answer is not None
