@@ -33,13 +33,17 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from accord.scheduler.assign import Assignment, eligibility, solve_isolate, solve_shared
-from accord.scheduler.classes import ClassSignature, HostLayout, Shape
+from accord.scheduler.classes import ClassSignature, HostLayout, Shape, SignatureKey
 from accord.scheduler.model import Candidate, GroupAllocation, Host, Policy, Request
-from accord.scheduler.projection import RequestVectors, ViewShape, providers_by_view, views_on_node
+from accord.scheduler.projection import Picks, RequestVectors, ViewShape, picks_by_view, views_on_node
+
+# Naming the chosen hosts' buckets by a linear search costs chosen x buckets; past this, a map.
+OWNER_SEARCH_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -116,15 +120,14 @@ def solve_views(views: ViewShape, vectors: RequestVectors, policy: Policy) -> So
 
 
 def materialize(
-    layout: HostLayout, answer: ShapeAnswer, vectors: RequestVectors, policy: Policy
+    layout: HostLayout, answer: ShapeAnswer, picks: Picks, group_ids: Sequence[int], policy: Policy
 ) -> Candidate:
     solved = answer.solved
-    pools = providers_by_view(layout, vectors, solved.views)
     allocations = []
-    for group, (c, slot) in zip(vectors.request.groups, solved.assignment.slots, strict=True):
-        provider = pools[c][slot]
+    for group_id, (k, m) in zip(group_ids, picks, strict=True):
+        provider = layout.members[k][m]
         allocations.append(
-            GroupAllocation(group.group_id, provider.uuid, provider.device_uuid, provider.deployable_uuid)
+            GroupAllocation(group_id, provider.uuid, provider.device_uuid, provider.deployable_uuid)
         )
     return Candidate(
         layout.name,
@@ -135,52 +138,108 @@ def materialize(
     )
 
 
-def _by_name(item: tuple[str, HostLayout, ShapeAnswer]) -> str:
-    return item[0]
+class Ranking:
+    """One request's answers, added shape by shape; hosts are named only for the best `limit`.
+
+    Each distinct projected shape is solved once (`solve_views`); shapes whose answers rank
+    equal share a rank bucket, and `best` takes hosts from the best buckets, ties by host name.
+    """
+
+    def __init__(self, request: Request, policy: Policy) -> None:
+        if not request.groups:
+            raise ValueError("a request needs at least one group")
+        self.policy = policy
+        self.vectors = RequestVectors(request, policy)
+        self._solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
+        # (id of a host shape, id of a Solved) -> Picks: equal for every host of one shape object
+        # (the index shares one per bucket), both alive for the whole query.
+        self._picks: dict[tuple[int, int], Picks] = {}
+        self._by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Mapping[str, HostLayout]]]] = (
+            defaultdict(list)
+        )
+
+    def add(self, shape: Shape, hosts: Mapping[str, HostLayout]) -> ShapeAnswer | None:
+        """Solve `shape` (or reuse the answer of one that projects alike); None when it cannot serve."""
+        vectors = self.vectors
+        key, capacity = vectors.project(shape)
+        if capacity < vectors.demand:
+            return None
+        if key in self._solved:
+            found = self._solved[key]
+        else:
+            found = self._solved[key] = solve_views(vectors.canonical(key), vectors, self.policy)
+        if found is None:
+            return None
+        answer = ShapeAnswer(found, capacity - vectors.demand)
+        self._by_rank[answer.rank_key(self.policy)].append((answer, hosts))
+        return answer
+
+    def best(self, limit: int | None) -> list[Candidate]:
+        out: list[Candidate] = []
+        for rank in sorted(self._by_rank):
+            room = None if limit is None else limit - len(out)
+            if room is not None and room <= 0:
+                break
+            entries = self._by_rank[rank]
+            # Host names only (C-level iteration, no tuple per host): a winning rank can hold
+            # thousands of hosts of which `room` are named.
+            names = chain.from_iterable(entries_hosts for _, entries_hosts in entries)
+            chosen = sorted(names) if room is None else heapq.nsmallest(room, names)
+            if len(chosen) * len(entries) <= OWNER_SEARCH_LIMIT:
+                owners = [next(entry for entry in entries if name in entry[1]) for name in chosen]
+            else:
+                by_name = {name: entry for entry in entries for name in entry[1]}
+                owners = [by_name[name] for name in chosen]
+            out.extend(
+                self._materialize(hosts[name], answer)
+                for name, (answer, hosts) in zip(chosen, owners, strict=True)
+            )
+        return out
+
+    def _materialize(self, layout: HostLayout, answer: ShapeAnswer) -> Candidate:
+        solved = answer.solved
+        key = (id(layout.shape), id(solved))
+        picks = self._picks.get(key)
+        if picks is None:
+            picks = self._picks[key] = picks_by_view(
+                layout.shape, self.vectors, solved.views, solved.assignment.slots
+            )
+        group_ids = [group.group_id for group in self.vectors.request.groups]
+        return materialize(layout, answer, picks, group_ids, self.policy)
+
+
+def programmed_bound(request: Request, signatures: Iterable[ClassSignature]) -> int:
+    """How many groups could at best land on a provider already holding their function: those
+    whose function or bitstream some class of the fleet holds (an upper bound, not a promise)."""
+    wanting = [g for g in request.groups if g.wants_program]
+    if not wanting:
+        return 0
+    held = list(signatures)
+    return sum(1 for g in wanting if any(signature.holds(g) for signature in held))
 
 
 def rank_buckets(
-    buckets: Iterable[tuple[Shape, Iterable[HostLayout]]],
+    buckets: Iterable[tuple[Shape, Mapping[str, HostLayout]]],
     request: Request,
     limit: int | None,
     policy: Policy,
 ) -> list[Candidate]:
     """Solve once per distinct projected shape, then pick the best `limit` hosts (ties by name)."""
-    if not request.groups:
-        raise ValueError("a request needs at least one group")
-    vectors = RequestVectors(request, policy)
-    solved: dict[frozenset[tuple[int, int]], Solved | None] = {}
-    by_rank: dict[tuple[int, int, int], list[tuple[ShapeAnswer, Iterable[HostLayout]]]] = defaultdict(list)
+    ranking = Ranking(request, policy)
     for shape, hosts in buckets:
-        key, capacity = vectors.project(shape)
-        if capacity < vectors.demand:
-            continue
-        if key in solved:
-            found = solved[key]
-        else:
-            found = solved[key] = solve_views(vectors.canonical(key), vectors, policy)
-        if found is not None:
-            answer = ShapeAnswer(found, capacity - vectors.demand)
-            by_rank[answer.rank_key(policy)].append((answer, hosts))
-    out: list[Candidate] = []
-    for rank in sorted(by_rank):
-        room = None if limit is None else limit - len(out)
-        if room is not None and room <= 0:
-            break
-        pairs = ((layout.name, layout, answer) for answer, hosts in by_rank[rank] for layout in hosts)
-        chosen = sorted(pairs, key=_by_name) if room is None else heapq.nsmallest(room, pairs, key=_by_name)
-        out.extend(materialize(layout, answer, vectors, policy) for _, layout, answer in chosen)
-    return out
+        ranking.add(shape, hosts)
+    return ranking.best(limit)
 
 
 def bucket_by_shape(
-    hosts: Iterable[Host], interned: MutableMapping[ClassSignature, ClassSignature] | None = None
-) -> dict[Shape, list[HostLayout]]:
-    buckets: dict[Shape, list[HostLayout]] = defaultdict(list)
+    hosts: Iterable[Host], interned: MutableMapping[SignatureKey, ClassSignature] | None = None
+) -> dict[Shape, dict[str, HostLayout]]:
+    buckets: dict[Shape, dict[str, HostLayout]] = {}
+    shapes: dict[Shape, Shape] = {}
     for host in hosts:
-        layout = HostLayout.of(host, interned)
+        layout = HostLayout.of(host, interned, shapes)
         if layout.shape:
-            buckets[layout.shape].append(layout)
+            buckets.setdefault(layout.shape, {})[layout.name] = layout
     return buckets
 
 

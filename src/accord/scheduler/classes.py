@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from accord.domain.matching import trait_mismatch
 from accord.scheduler.model import Host, Provider, RequestGroup
 
 # (resource class, free, largest unit) per inventory, sorted by resource class
 Capacity = tuple[tuple[str, int, int], ...]
+# A signature's fields as a plain tuple: what interning looks signatures up by, before building one
+SignatureKey = tuple[Capacity, tuple[str, ...], str | None, str | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -33,21 +36,25 @@ class ClassSignature:
     trait_set: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Signatures are dictionary keys in every query; hash the nested tuples once, not per lookup.
-        object.__setattr__(self, "_hash", hash(self.key()))
-        object.__setattr__(self, "trait_set", frozenset(self.traits))
-
-    def __hash__(self) -> int:
-        return self._hash  # type: ignore[attr-defined, no-any-return]
-
-    def key(self) -> tuple[object, ...]:
-        return (
+        # Signatures are dictionary keys in every query and sort keys in every layout: build the
+        # key and hash the nested tuples once, not per lookup.
+        key = (
             self.capacity,
             self.traits,
             self.function_id or "",
             self.bitstream_id or "",
             -1 if self.numa_node is None else self.numa_node,
         )
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
+        object.__setattr__(self, "trait_set", frozenset(self.traits))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+    def key(self) -> tuple[object, ...]:
+        """The sort key (None made comparable)."""
+        return self._key  # type: ignore[attr-defined, no-any-return]
 
     def free(self, resource_class: str) -> int:
         return next((free for rc, free, _ in self.capacity if rc == resource_class), 0)
@@ -67,7 +74,7 @@ class ClassSignature:
         return group.is_held_by(self.function_id, self.bitstream_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProviderClass:
     signature: ClassSignature
     count: int
@@ -76,20 +83,44 @@ class ProviderClass:
 Shape = tuple[ProviderClass, ...]
 
 
-def signature_of(provider: Provider) -> ClassSignature:
-    capacity = tuple(
-        sorted((rc, inv.free, min(inv.largest_unit, inv.free)) for rc, inv in provider.inventories.items())
-    )
-    return ClassSignature(
-        capacity,
-        tuple(sorted(provider.traits)),
+def _capacity(provider: Provider) -> Capacity:
+    items = provider.inventories.items()
+    if len(items) == 1:  # the usual provider: no sort
+        ((rc, inventory),) = items
+        free = inventory.free
+        return ((rc, free, min(inventory.largest_unit, free)),)
+    return tuple(sorted((rc, inv.free, min(inv.largest_unit, inv.free)) for rc, inv in items))
+
+
+def _sorted_traits(provider: Provider) -> tuple[str, ...]:
+    traits = provider.traits
+    return tuple(traits) if len(traits) < 2 else tuple(sorted(traits))
+
+
+def signature_key(provider: Provider) -> SignatureKey:
+    return (
+        _capacity(provider),
+        _sorted_traits(provider),
         provider.function_id,
         provider.bitstream_id,
         provider.numa_node,
     )
 
 
-@dataclass(frozen=True)
+def signature_of(provider: Provider) -> ClassSignature:
+    return ClassSignature(
+        _capacity(provider),
+        _sorted_traits(provider),
+        provider.function_id,
+        provider.bitstream_id,
+        provider.numa_node,
+    )
+
+
+_by_uuid = attrgetter("uuid")
+
+
+@dataclass(frozen=True, slots=True)
 class HostLayout:
     """A host's shape plus, per class (in shape order), its providers sorted by uuid."""
 
@@ -99,16 +130,28 @@ class HostLayout:
 
     @classmethod
     def of(
-        cls, host: Host, interned: MutableMapping[ClassSignature, ClassSignature] | None = None
+        cls,
+        host: Host,
+        interned: MutableMapping[SignatureKey, ClassSignature] | None = None,
+        shapes: MutableMapping[Shape, Shape] | None = None,
     ) -> HostLayout:
-        """`interned` shares one signature object among hosts, so lookups hit on identity."""
+        """`interned` shares one signature object among hosts, so lookups hit on identity; it is
+        keyed by `signature_key`, so a known signature is found without building one. `shapes`
+        likewise shares one shape object among the hosts of a shape (memory, and per-shape memos)."""
         by_signature: dict[ClassSignature, list[Provider]] = defaultdict(list)
         for provider in host.usable_providers():
-            signature = signature_of(provider)
-            if interned is not None:
-                signature = interned.setdefault(signature, signature)
+            if interned is None:
+                signature = signature_of(provider)
+            else:
+                key = signature_key(provider)
+                found = interned.get(key)
+                if found is None:
+                    found = interned[key] = signature_of(provider)
+                signature = found
             by_signature[signature].append(provider)
         ordered = sorted(by_signature, key=ClassSignature.key)
-        shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
-        members = tuple(tuple(sorted(by_signature[sig], key=lambda p: p.uuid)) for sig in ordered)
+        shape: Shape = tuple(ProviderClass(sig, len(by_signature[sig])) for sig in ordered)
+        if shapes is not None and shape:
+            shape = shapes.setdefault(shape, shape)
+        members = tuple(tuple(sorted(by_signature[sig], key=_by_uuid)) for sig in ordered)
         return cls(host.name, shape, members)

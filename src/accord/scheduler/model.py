@@ -23,7 +23,7 @@ class Policy(StrEnum):
     SPREAD = "spread"  # use the emptiest hosts first: spreads load and failure domains
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """One resource class on one provider, in Placement's terms."""
 
@@ -41,7 +41,7 @@ class Inventory:
         return self.total if self.max_unit is None else self.max_unit
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Provider:
     """A resource provider: one deployable (an FPGA region, a GPU, a VF pool) on one host.
 
@@ -62,7 +62,7 @@ class Provider:
     usable: bool = True
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Host:
     """A compute host and its providers. A lost host (agent silent too long) offers nothing."""
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from accord.scheduler.classes import ClassSignature, HostLayout, Shape
-from accord.scheduler.model import Policy, Provider, Request
+from accord.scheduler.classes import ClassSignature, Shape
+from accord.scheduler.model import Policy, Request
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class ClassView:
 
 # The solver's input: views with their provider counts, in a canonical order.
 ViewShape = tuple[tuple[ClassView, int], ...]
+# Per request group: (class index in a host's shape, member index within that class).
+Picks = tuple[tuple[int, int], ...]
 
 
 class RequestVectors:
@@ -123,15 +125,19 @@ class RequestVectors:
         return tuple(sorted(views, key=lambda item: item[0].sort_key()))
 
 
-def providers_by_view(layout: HostLayout, vectors: RequestVectors, views: ViewShape) -> list[list[Provider]]:
-    """For each view (in `views` order), this host's providers that look like it, in class order."""
-    position = {view: i for i, (view, _) in enumerate(views)}
-    out: list[list[Provider]] = [[] for _ in views]
-    for cls, members in zip(layout.shape, layout.members, strict=True):
-        index = position.get(vectors.view(cls.signature))
+def picks_by_view(
+    shape: Shape, vectors: RequestVectors, views: ViewShape, slots: Sequence[tuple[int, int]]
+) -> Picks:
+    """Where each (view, slot) of an answer lands on a host of this shape: (class index in the
+    shape, member index within the class). A view's slots run over the classes that look like it,
+    in shape order, and their members in uuid order; equal for every host of the shape."""
+    position = {id(view): i for i, (view, _) in enumerate(views)}  # views are interned per query
+    by_view: list[list[tuple[int, int]]] = [[] for _ in views]
+    for k, cls in enumerate(shape):
+        index = position.get(id(vectors.view(cls.signature)))
         if index is not None:  # None: the class serves no group of this request
-            out[index].extend(members)
-    return out
+            by_view[index].extend((k, m) for m in range(cls.count))
+    return tuple(by_view[c][slot] for c, slot in slots)
 
 
 def views_on_node(views: Sequence[tuple[ClassView, int]], node: int | None) -> list[int]:

@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import ProfileGroup, parse_group
@@ -30,6 +30,7 @@ from accord.store.models import Host as HostRow
 from accord.store.partitions import drop_conflicting, free_units
 
 TIE_POOL = 16
+REBUILD_THREAD = "scheduler-index-rebuild"
 
 
 def load_hosts(
@@ -170,42 +171,64 @@ class SchedulerCache:
         return self._index is None or time.monotonic() - self._built_at > self.max_age_s
 
     def _current(self, session: Session) -> ProviderIndex:
-        """The index, rebuilt first when too old. The rebuild reads the store outside the lock
-        and swaps the new index in, so queries on the old one go on meanwhile; while one thread
-        rebuilds, the others use the old index rather than wait (only the very first waits)."""
+        """The index. When it is too old, a thread of its own rebuilds it and swaps it in, and
+        every query (the one that noticed too) goes on with the old one: at 100k hosts a rebuild
+        takes seconds (docs/benchmarks-scheduler.md). Only the very first query waits."""
         with self._lock:
             index = self._index
             if not self._stale():
                 assert index is not None
                 return index
+        bind = session.get_bind()
+        if index is not None and isinstance(bind, Engine):
+            if self._rebuild_lock.acquire(blocking=False):
+                # A plain read (a write session's engine would take SQLite's write lock).
+                reader = bind.execution_options(accord_write=False)
+                threading.Thread(
+                    target=self._rebuild_detached, args=(reader,), name=REBUILD_THREAD, daemon=True
+                ).start()
+            return index
         if not self._rebuild_lock.acquire(blocking=index is None):
             assert index is not None
             return index
         try:
-            with self._lock:
-                if not self._stale():  # another thread rebuilt it while this one waited
-                    assert self._index is not None
-                    return self._index
-                self._rebuilding, self._pending, self._invalidated = True, {}, False
-            started = time.monotonic()
-            fresh: ProviderIndex | None = None
-            try:
-                fresh = ProviderIndex(load_hosts(session))
-            finally:
-                with self._lock:
-                    self._rebuilding = False
-                    pending, self._pending = self._pending, {}
-                    if fresh is not None:
-                        for name, host in pending.items():
-                            if host is None:
-                                fresh.remove_host(name)
-                            else:
-                                fresh.upsert_host(host)
-                        if not self._invalidated:  # else the next query reads the store again
-                            self._index, self._built_at = fresh, started
-            return fresh
+            return self._rebuild(session)
         finally:
             self._rebuild_lock.release()
+
+    def _rebuild_detached(self, bind: Engine) -> None:
+        try:
+            with Session(bind) as session:
+                self._rebuild(session)
+        finally:
+            self._rebuild_lock.release()
+
+    def _rebuild(self, session: Session) -> ProviderIndex:
+        """Read the store outside `_lock` and swap the new index in (unless an invalidation
+        arrived meanwhile: then the next query reads again); the caller holds `_rebuild_lock`."""
+        with self._lock:
+            if not self._stale():  # another thread rebuilt it while this one waited
+                assert self._index is not None
+                return self._index
+            self._rebuilding, self._pending, self._invalidated = True, {}, False
+        started = time.monotonic()
+        fresh: ProviderIndex | None = None
+        try:
+            fresh = ProviderIndex(load_hosts(session))
+        finally:
+            with self._lock:
+                self._rebuilding = False
+                pending, self._pending = self._pending, {}
+                if fresh is not None:
+                    for name, host in pending.items():
+                        if host is None:
+                            fresh.remove_host(name)
+                        else:
+                            fresh.upsert_host(host)
+                    if not self._invalidated:  # else the next query reads the store again
+                        self._index, self._built_at = fresh, started
+        assert fresh is not None  # else load_hosts raised
+        return fresh
 
     def refresh(self, session: Session, hostnames: set[str]) -> None:
         if not self.enabled or not hostnames or not (self.built or self._rebuilding):

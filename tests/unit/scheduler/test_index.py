@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from accord.scheduler.candidates import find_candidates
 from accord.scheduler.index import ProviderIndex
-from accord.scheduler.model import Host, Policy
+from accord.scheduler.model import Host, Policy, Request
 from tests.unit.scheduler.builders import device, group, host, identical_host, request
 
 
@@ -54,3 +57,65 @@ def test_a_host_marked_lost_or_removed_is_no_longer_offered() -> None:
     assert index.find_candidates(request(group(0))) == []
     assert index.shape_count == 0
     index.remove_host("never-there")
+
+
+@st.composite
+def counter_hosts(draw: st.DrawFn, name: str) -> Host:
+    """A host of vGPU-like counters: many distinct free totals, so the capacity levels matter."""
+    devices = [
+        device(
+            name,
+            f"d{i}",
+            draw(st.sampled_from(("VGPU", "VGPU", "FPGA"))),
+            total=4,
+            used=draw(st.integers(0, 4)),
+            max_unit=draw(st.sampled_from((None, None, 1))),
+            traits=draw(st.sampled_from((frozenset(), frozenset({"CUSTOM_X"})))),
+            numa=draw(st.sampled_from((0, 1))),
+            function=draw(st.sampled_from((None, None, "fn"))),
+            usable=draw(st.sampled_from((True, True, True, False))),
+        )
+        for i in range(draw(st.integers(1, 4)))
+    ]
+    return host(name, *devices, lost=draw(st.sampled_from((False,) * 9 + (True,))))
+
+
+@st.composite
+def counter_requests(draw: st.DrawFn) -> Request:
+    classes = draw(st.sampled_from((("VGPU",), ("VGPU",), ("FPGA",), ("VGPU", "FPGA"))))
+    groups = [
+        group(
+            g,
+            draw(st.sampled_from(classes)),
+            draw(st.integers(1, 3)),
+            required=draw(st.sampled_from((None, None, {"CUSTOM_X"}))),
+            function=draw(st.sampled_from((None, "fn", "other"))),
+        )
+        for g in range(draw(st.integers(1, 3)))
+    ]
+    return request(
+        *groups,
+        policy=draw(st.sampled_from(("isolate", "none"))),
+        numa=draw(st.sampled_from(("prefer", "require", "ignore"))),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), req=counter_requests(), policy=st.sampled_from(list(Policy)))
+def test_the_capacity_levels_end_the_scan_on_the_full_scans_answer(
+    data: st.DataObject, req: Request, policy: Policy
+) -> None:
+    hosts = [data.draw(counter_hosts(f"h{i:02d}")) for i in range(data.draw(st.integers(1, 12)))]
+    index = ProviderIndex(hosts)
+    for limit in (1, 2, 3, 5, None):
+        assert index.find_candidates(req, limit, policy) == find_candidates(hosts, req, limit, policy)
+    # The levels follow updates: hosts change state or go away, and the answers still agree.
+    changed = [data.draw(counter_hosts(h.name)) for h in hosts[: len(hosts) // 2]]
+    for new in changed:
+        index.upsert_host(new)
+    index.remove_host(hosts[-1].name)
+    now = {h.name: h for h in hosts[:-1]} | {h.name: h for h in changed}
+    for limit in (1, 3, None):
+        assert index.find_candidates(req, limit, policy) == find_candidates(
+            list(now.values()), req, limit, policy
+        )
