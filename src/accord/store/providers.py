@@ -10,6 +10,7 @@ unhealthy, quarantined or lost device, or a lost host, offers nothing.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -31,6 +32,7 @@ from accord.store.partitions import drop_conflicting, free_units
 
 TIE_POOL = 16
 REBUILD_THREAD = "scheduler-index-rebuild"
+_log = logging.getLogger(__name__)
 
 
 def load_hosts(
@@ -200,6 +202,9 @@ class SchedulerCache:
         try:
             with Session(bind) as session:
                 self._rebuild(session)
+        except Exception:  # the old index keeps serving; the next stale query starts another
+            # A database outage or a disposed engine (shutdown) must not kill the process.
+            _log.warning("scheduler index rebuild failed; the previous index stays", exc_info=True)
         finally:
             self._rebuild_lock.release()
 
