@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from accord.domain.arq import RESOLVED_STATES, ARQState
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import parse_groups
 from accord.domain.errors import Forbidden, InvalidInput, Locked, NotFound
-from accord.store.models import AcceleratorRequest, DeviceProfile
+from accord.store.models import AcceleratorRequest, Deployable, Device, DeviceProfile, Operation, Quota
+from accord.store.operations import PENDING
 
 
 def visible(ctx: RequestContext) -> ColumnElement[bool] | None:
@@ -85,10 +87,112 @@ def get_arq(
     return arq
 
 
-def get_arqs_for_update(
-    session: Session, ctx: RequestContext, arq_uuids: Sequence[str]
-) -> list[AcceleratorRequest]:
-    return [get_arq(session, ctx, arq_uuid, for_update=True) for arq_uuid in arq_uuids]
+@dataclass
+class LockedForBind:
+    arqs: list[AcceleratorRequest]  # in the order asked
+    instance_taken: str | None  # another ARQ already on the instance (when one instance was named)
+    quotas_apply: bool  # some project the bind could charge has a quota row
+
+
+def lock_for_bind(
+    session: Session,
+    ctx: RequestContext,
+    arq_uuids: Sequence[str],
+    instance_uuid: str | None,
+    projects: Collection[str],
+) -> LockedForBind:
+    """The ARQs a bind patches, locked (PostgreSQL) in id order so concurrent patches serialise,
+    read in one statement with what the bind must know before claiming: whether another ARQ
+    is already on the instance, and whether a quota may apply (the charged project is one of
+    `projects` or the ARQ's own). Neither the profile nor a handle is loaded: a bindable ARQ
+    holds none, and its group was copied onto it."""
+    wanted = [u.lower() for u in arq_uuids]
+    columns: list[ColumnElement[object]] = []
+    if instance_uuid is not None:
+        other = aliased(AcceleratorRequest)
+        columns.append(
+            select(other.uuid)
+            .where(other.instance_uuid == instance_uuid, other.uuid.not_in(wanted))
+            .limit(1)
+            .scalar_subquery()
+        )
+    columns.append(
+        exists()
+        .where(or_(Quota.project_id.in_(set(projects)), Quota.project_id == AcceleratorRequest.project_id))
+        .label("quotas_apply")
+    )
+    query = (
+        select(AcceleratorRequest, *columns)
+        .options(lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
+        .where(AcceleratorRequest.uuid.in_(wanted))
+        .order_by(AcceleratorRequest.id)
+        .with_for_update(of=AcceleratorRequest)
+    )
+    scope = visible(ctx)
+    if scope is not None:
+        query = query.where(scope)
+    rows = session.execute(query).all()
+    by_uuid = {row[0].uuid: row for row in rows}
+    for arq_uuid, key in zip(arq_uuids, wanted, strict=True):
+        if key not in by_uuid:
+            raise NotFound(f"Accelerator request {arq_uuid} could not be found.")
+    return LockedForBind(
+        arqs=[by_uuid[key][0] for key in wanted],
+        instance_taken=next((row[1] for row in rows if row[1] is not None), None)
+        if instance_uuid is not None
+        else None,
+        quotas_apply=any(row[-1] for row in rows),
+    )
+
+
+@dataclass
+class ArqToRelease:
+    arq: AcceleratorRequest
+    device_uuid: str | None  # the device of the deployable it holds, for the audit event
+    has_pending: bool  # queued operations wait on it and must be cancelled
+
+
+def lock_for_release(
+    session: Session, ctx: RequestContext, arq_uuids: Sequence[str] | None, instance: str | None
+) -> list[ArqToRelease]:
+    """The ARQs named (locked, 404 for an unknown one) or every ARQ of an instance, in one
+    statement with their device's uuid and whether operations still wait on them."""
+    pending = exists().where(Operation.arq_id == AcceleratorRequest.id, Operation.state == PENDING)
+    query = (
+        select(AcceleratorRequest, Device.uuid, pending.label("has_pending"))
+        .options(lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
+        .outerjoin(
+            Deployable,
+            or_(
+                Deployable.id == AcceleratorRequest.deployable_id,
+                and_(
+                    AcceleratorRequest.deployable_id.is_(None),
+                    Deployable.rp_uuid == AcceleratorRequest.device_rp_uuid,
+                ),
+            ),
+        )
+        .outerjoin(Device, Device.id == Deployable.device_id)
+        .order_by(AcceleratorRequest.id)
+        .with_for_update(of=AcceleratorRequest)
+    )
+    scope = visible(ctx)
+    if scope is not None:
+        query = query.where(scope)
+    if arq_uuids is None:
+        query = query.where(AcceleratorRequest.instance_uuid == instance)
+        return [ArqToRelease(arq, device, bool(waiting)) for arq, device, waiting in session.execute(query)]
+    wanted = [u.lower() for u in arq_uuids]
+    rows = {
+        arq.uuid: (arq, device, waiting)
+        for arq, device, waiting in session.execute(query.where(AcceleratorRequest.uuid.in_(wanted)))
+    }
+    found = []
+    for arq_uuid, key in zip(arq_uuids, wanted, strict=True):
+        if key not in rows:
+            raise NotFound(f"Accelerator request {arq_uuid} could not be found.")
+        arq, device, waiting = rows[key]
+        found.append(ArqToRelease(arq, device, bool(waiting)))
+    return found
 
 
 def require_service_for_bound(ctx: RequestContext, arqs: Sequence[AcceleratorRequest]) -> None:
