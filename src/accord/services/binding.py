@@ -75,16 +75,15 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
                 services.chooser,
                 skip_locked=not services.db.is_sqlite,
             )
-            for arq in [*outcome.resolved, *outcome.pending]:
-                audit.record_arq(session, ctx, "arq.bind", arq, device_uuid=outcome.devices.get(arq.uuid))
+            done = [*outcome.resolved, *outcome.pending]
+            with session.no_autoflush:  # the ARQs are written by write_bind, not the unit of work
+                audit.arq_events(session, ctx, "arq.bind", [(a, outcome.devices.get(a.uuid)) for a in done])
+                arq_store.write_bind(session, done)
         else:
             outcome = BindOutcome()
             found = arq_store.lock_for_release(session, ctx, [u.arq_uuid for u in plan.unbinds], None)
-            for item in found:
-                audit.record_arq(
-                    session, ctx, "arq.unbind", item.arq, "success", device_uuid=item.device_uuid
-                )
-                outcome.hosts.add(item.arq.hostname)
+            audit.arq_events(session, ctx, "arq.unbind", [(f.arq, f.device_uuid) for f in found], "success")
+            outcome.hosts.update(f.arq.hostname for f in found)
             unbind_arqs(session, [f.arq for f in found], waited_on={f.arq.id for f in found if f.has_pending})
     services.refresh_hosts(outcome.hosts)
     services.notify_resolved(outcome.resolved)
@@ -101,8 +100,7 @@ def delete_arqs(
         if arq_uuids is not None:
             arq_store.require_service_for_bound(ctx, rows)
         hosts: set[str | None] = {arq.hostname for arq in rows}
-        for item in found:
-            audit.record_arq(session, ctx, "arq.delete", item.arq, "success", device_uuid=item.device_uuid)
+        audit.arq_events(session, ctx, "arq.delete", [(f.arq, f.device_uuid) for f in found], "success")
         # The rows go next: their unbound state need not be written first.
         with session.no_autoflush:
             unbind_arqs(

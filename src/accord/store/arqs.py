@@ -4,15 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, lazyload
 
 from accord.domain.arq import RESOLVED_STATES, ARQState
 from accord.domain.context import RequestContext
 from accord.domain.device_profile import parse_groups
 from accord.domain.errors import Forbidden, InvalidInput, Locked, NotFound
-from accord.store.models import AcceleratorRequest, Deployable, Device, DeviceProfile, Operation, Quota
+from accord.store.models import (
+    AcceleratorRequest,
+    Deployable,
+    Device,
+    DeviceProfile,
+    Operation,
+    Quota,
+    utcnow,
+)
 from accord.store.operations import PENDING
 
 
@@ -87,6 +109,45 @@ def get_arq(
     return arq
 
 
+# The bind and release paths run these statements on every request: they are built once per
+# variant with bound parameters (building a statement costs more CPU than running it).
+_OTHER_ARQ = aliased(AcceleratorRequest, name="other_arq")
+_NO_RELATIONS = (lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
+
+
+@cache
+def _lock_for_bind_query(one_instance: bool, scoped: bool) -> Executable:
+    uuids: BindParameter[list[str]] = bindparam("uuids", expanding=True)
+    columns: list[ColumnElement[Any]] = []
+    if one_instance:
+        columns.append(
+            select(_OTHER_ARQ.uuid)
+            .where(_OTHER_ARQ.instance_uuid == bindparam("instance"), _OTHER_ARQ.uuid.not_in(uuids))
+            .limit(1)
+            .scalar_subquery()
+        )
+    columns.append(
+        exists()
+        .where(
+            or_(
+                Quota.project_id.in_(bindparam("projects", expanding=True)),
+                Quota.project_id == AcceleratorRequest.project_id,
+            )
+        )
+        .label("quotas_apply")
+    )
+    query = (
+        select(AcceleratorRequest, *columns)
+        .options(*_NO_RELATIONS)
+        .where(AcceleratorRequest.uuid.in_(uuids))
+        .order_by(AcceleratorRequest.id)
+        .with_for_update(of=AcceleratorRequest)
+    )
+    if scoped:
+        query = query.where(AcceleratorRequest.project_id == bindparam("scope"))
+    return query
+
+
 @dataclass
 class LockedForBind:
     arqs: list[AcceleratorRequest]  # in the order asked
@@ -107,31 +168,13 @@ def lock_for_bind(
     `projects` or the ARQ's own). Neither the profile nor a handle is loaded: a bindable ARQ
     holds none, and its group was copied onto it."""
     wanted = [u.lower() for u in arq_uuids]
-    columns: list[ColumnElement[object]] = []
+    scoped = visible(ctx) is not None
+    params: dict[str, Any] = {"uuids": wanted, "projects": sorted(projects)}
     if instance_uuid is not None:
-        other = aliased(AcceleratorRequest)
-        columns.append(
-            select(other.uuid)
-            .where(other.instance_uuid == instance_uuid, other.uuid.not_in(wanted))
-            .limit(1)
-            .scalar_subquery()
-        )
-    columns.append(
-        exists()
-        .where(or_(Quota.project_id.in_(set(projects)), Quota.project_id == AcceleratorRequest.project_id))
-        .label("quotas_apply")
-    )
-    query = (
-        select(AcceleratorRequest, *columns)
-        .options(lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
-        .where(AcceleratorRequest.uuid.in_(wanted))
-        .order_by(AcceleratorRequest.id)
-        .with_for_update(of=AcceleratorRequest)
-    )
-    scope = visible(ctx)
-    if scope is not None:
-        query = query.where(scope)
-    rows = session.execute(query).all()
+        params["instance"] = instance_uuid
+    if scoped:
+        params["scope"] = ctx.project_id
+    rows = session.execute(_lock_for_bind_query(instance_uuid is not None, scoped), params).all()
     by_uuid = {row[0].uuid: row for row in rows}
     for arq_uuid, key in zip(arq_uuids, wanted, strict=True):
         if key not in by_uuid:
@@ -152,15 +195,12 @@ class ArqToRelease:
     has_pending: bool  # queued operations wait on it and must be cancelled
 
 
-def lock_for_release(
-    session: Session, ctx: RequestContext, arq_uuids: Sequence[str] | None, instance: str | None
-) -> list[ArqToRelease]:
-    """The ARQs named (locked, 404 for an unknown one) or every ARQ of an instance, in one
-    statement with their device's uuid and whether operations still wait on them."""
+@cache
+def _lock_for_release_query(by_instance: bool, scoped: bool) -> Executable:
     pending = exists().where(Operation.arq_id == AcceleratorRequest.id, Operation.state == PENDING)
     query = (
         select(AcceleratorRequest, Device.uuid, pending.label("has_pending"))
-        .options(lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
+        .options(*_NO_RELATIONS)
         .outerjoin(
             Deployable,
             or_(
@@ -175,17 +215,32 @@ def lock_for_release(
         .order_by(AcceleratorRequest.id)
         .with_for_update(of=AcceleratorRequest)
     )
-    scope = visible(ctx)
-    if scope is not None:
-        query = query.where(scope)
+    if by_instance:
+        query = query.where(AcceleratorRequest.instance_uuid == bindparam("instance"))
+    else:
+        query = query.where(AcceleratorRequest.uuid.in_(bindparam("uuids", expanding=True)))
+    if scoped:
+        query = query.where(AcceleratorRequest.project_id == bindparam("scope"))
+    return query
+
+
+def lock_for_release(
+    session: Session, ctx: RequestContext, arq_uuids: Sequence[str] | None, instance: str | None
+) -> list[ArqToRelease]:
+    """The ARQs named (locked, 404 for an unknown one) or every ARQ of an instance, in one
+    statement with their device's uuid and whether operations still wait on them."""
+    scoped = visible(ctx) is not None
+    params: dict[str, Any] = {"scope": ctx.project_id} if scoped else {}
+    query = _lock_for_release_query(arq_uuids is None, scoped)
     if arq_uuids is None:
-        query = query.where(AcceleratorRequest.instance_uuid == instance)
-        return [ArqToRelease(arq, device, bool(waiting)) for arq, device, waiting in session.execute(query)]
+        params["instance"] = instance
+        return [
+            ArqToRelease(arq, device, bool(waiting))
+            for arq, device, waiting in session.execute(query, params)
+        ]
     wanted = [u.lower() for u in arq_uuids]
-    rows = {
-        arq.uuid: (arq, device, waiting)
-        for arq, device, waiting in session.execute(query.where(AcceleratorRequest.uuid.in_(wanted)))
-    }
+    params["uuids"] = wanted
+    rows = {arq.uuid: (arq, device, waiting) for arq, device, waiting in session.execute(query, params)}
     found = []
     for arq_uuid, key in zip(arq_uuids, wanted, strict=True):
         if key not in rows:
@@ -193,6 +248,46 @@ def lock_for_release(
         arq, device, waiting = rows[key]
         found.append(ArqToRelease(arq, device, bool(waiting)))
     return found
+
+
+_BIND_COLUMNS = (
+    "state",
+    "substate",
+    "hostname",
+    "device_rp_uuid",
+    "instance_uuid",
+    "project_id",
+    "bind_started_at",
+    "failure_reason",
+    "attach_handle_id",
+    "deployable_id",
+)
+_ARQ_TABLE = cast(Table, AcceleratorRequest.__table__)
+# A Core UPDATE: the ORM's bulk and unit-of-work machinery cost more CPU than the statement.
+_WRITE_BIND = (
+    update(_ARQ_TABLE)
+    .where(_ARQ_TABLE.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in (*_BIND_COLUMNS, "updated_at")})
+)
+
+
+def write_bind(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:
+    """Write what a bind changed on its ARQs in one (executemany) UPDATE, without the unit of
+    work, and take the ARQs out of the session so the commit does not write them again. They
+    stay readable for the caller (the outcome, Nova's events)."""
+    if not arqs:
+        return
+    now = utcnow()
+    session.execute(
+        _WRITE_BIND,
+        [
+            {"b_id": a.id, "b_updated_at": now, **{f"b_{name}": getattr(a, name) for name in _BIND_COLUMNS}}
+            for a in arqs
+        ],
+    )
+    for arq in arqs:
+        arq.updated_at = now
+        session.expunge(arq)
 
 
 def require_service_for_bound(ctx: RequestContext, arqs: Sequence[AcceleratorRequest]) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from accord.domain.arq import ARQState, BindRequest, check_transition
@@ -43,16 +44,12 @@ class HandlePreparer(Protocol):
 HostChooser = Callable[[Session, Sequence[AcceleratorRequest], set[int]], Sequence[Deployable]]
 
 
-def claim_free_handle(
-    session: Session, deployable_id: int, arq_id: int, skip_locked: bool
-) -> AttachHandle | None:
-    """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
-    the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
-    write transaction already holds the database."""
+@cache
+def _claim_statement(skip_locked: bool) -> Any:
     pick = (
         select(AttachHandle.id)
         .where(
-            AttachHandle.deployable_id == deployable_id,
+            AttachHandle.deployable_id == bindparam("target"),
             AttachHandle.in_use.is_(False),
             AttachHandle.lost.is_(False),
         )
@@ -61,24 +58,36 @@ def claim_free_handle(
     )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    claim = (
+    return (
         update(AttachHandle)
         .where(AttachHandle.id == pick.scalar_subquery(), AttachHandle.in_use.is_(False))
-        .values(in_use=True, arq_id=arq_id, updated_at=utcnow())
+        .values(in_use=True, arq_id=bindparam("holder"), updated_at=bindparam("now"))
         .returning(AttachHandle)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return session.scalars(claim).one_or_none()
+
+
+def claim_free_handle(
+    session: Session, deployable_id: int, arq_id: int, skip_locked: bool
+) -> AttachHandle | None:
+    """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
+    the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
+    write transaction already holds the database. (Built once: see `_claim_statement`.)"""
+    params = {"target": deployable_id, "holder": arq_id, "now": utcnow()}
+    return session.scalars(_claim_statement(skip_locked), params).one_or_none()
+
+
+_RELEASE = (
+    update(AttachHandle)
+    .where(AttachHandle.arq_id == bindparam("holder"))
+    .values(in_use=False, arq_id=None, updated_at=bindparam("now"))
+    .returning(AttachHandle)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
 
 
 def release_handle(session: Session, arq: AcceleratorRequest) -> None:
-    held = session.scalars(
-        update(AttachHandle)
-        .where(AttachHandle.arq_id == arq.id)
-        .values(in_use=False, arq_id=None, updated_at=utcnow())
-        .returning(AttachHandle)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).all()
+    held = session.scalars(_RELEASE, {"holder": arq.id, "now": utcnow()}).all()
     for handle in held:
         if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
             queue_mdev_removal(session, handle, arq.hostname)
@@ -103,6 +112,21 @@ def release_handle(session: Session, arq: AcceleratorRequest) -> None:
 TRAIT_SEPARATOR = "\x1f"
 
 
+_TARGETS = (
+    select(
+        Deployable,
+        Host.state,
+        select(func.aggregate_strings(Attribute.value, TRAIT_SEPARATOR))
+        .where(Attribute.deployable_id == Deployable.id, Attribute.key.like("trait%"))
+        .scalar_subquery(),
+    )
+    .join(Deployable.device)
+    .outerjoin(Host, Host.name == Device.hostname)
+    .options(contains_eager(Deployable.device))
+    .where(Deployable.rp_uuid.in_(bindparam("rps", expanding=True)))
+)
+
+
 @dataclass(frozen=True)
 class Target:
     """A deployable a bind names, read once with what the checks need: its device, the state of
@@ -119,18 +143,7 @@ def targets_for(session: Session, requests: Sequence[BindRequest]) -> dict[str, 
     named = [r for r in requests if r.device_rp_uuid is not None]
     if not named:
         return {}
-    traits = (
-        select(func.aggregate_strings(Attribute.value, TRAIT_SEPARATOR))
-        .where(Attribute.deployable_id == Deployable.id, Attribute.key.like("trait%"))
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Deployable, Host.state, traits)
-        .join(Deployable.device)
-        .outerjoin(Host, Host.name == Device.hostname)
-        .options(contains_eager(Deployable.device))
-        .where(Deployable.rp_uuid.in_({r.device_rp_uuid for r in named}))
-    )
+    rows = session.execute(_TARGETS, {"rps": sorted({r.device_rp_uuid or "" for r in named})})
     by_rp = {
         d.rp_uuid: Target(d, state, frozenset(joined.split(TRAIT_SEPARATOR)) if joined else frozenset())
         for d, state, joined in rows
