@@ -11,6 +11,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Executable,
+    Select,
     Table,
     and_,
     bindparam,
@@ -115,8 +116,27 @@ _OTHER_ARQ = aliased(AcceleratorRequest, name="other_arq")
 _NO_RELATIONS = (lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
 
 
+def _scope_of(ctx: RequestContext, params: dict[str, Any]) -> str:
+    """`visible(ctx)` as a variant of a prebuilt statement: "all", "project" (bound as `scope`),
+    or "none" for a project-less caller (its filter is `project_id IS NULL`, as `visible` says)."""
+    if visible(ctx) is None:
+        return "all"
+    if ctx.project_id is None:
+        return "none"
+    params["scope"] = ctx.project_id
+    return "project"
+
+
+def _scoped(query: Select[*tuple[Any, ...]], scope: str) -> Executable:
+    if scope == "project":
+        return query.where(AcceleratorRequest.project_id == bindparam("scope"))
+    if scope == "none":
+        return query.where(AcceleratorRequest.project_id.is_(None))
+    return query
+
+
 @cache
-def _lock_for_bind_query(one_instance: bool, scoped: bool) -> Executable:
+def _lock_for_bind_query(one_instance: bool, scope: str) -> Executable:
     uuids: BindParameter[list[str]] = bindparam("uuids", expanding=True)
     columns: list[ColumnElement[Any]] = []
     if one_instance:
@@ -143,9 +163,7 @@ def _lock_for_bind_query(one_instance: bool, scoped: bool) -> Executable:
         .order_by(AcceleratorRequest.id)
         .with_for_update(of=AcceleratorRequest)
     )
-    if scoped:
-        query = query.where(AcceleratorRequest.project_id == bindparam("scope"))
-    return query
+    return _scoped(query, scope)
 
 
 @dataclass
@@ -168,13 +186,11 @@ def lock_for_bind(
     `projects` or the ARQ's own). Neither the profile nor a handle is loaded: a bindable ARQ
     holds none, and its group was copied onto it."""
     wanted = [u.lower() for u in arq_uuids]
-    scoped = visible(ctx) is not None
     params: dict[str, Any] = {"uuids": wanted, "projects": sorted(projects)}
     if instance_uuid is not None:
         params["instance"] = instance_uuid
-    if scoped:
-        params["scope"] = ctx.project_id
-    rows = session.execute(_lock_for_bind_query(instance_uuid is not None, scoped), params).all()
+    scope = _scope_of(ctx, params)
+    rows = session.execute(_lock_for_bind_query(instance_uuid is not None, scope), params).all()
     by_uuid = {row[0].uuid: row for row in rows}
     for arq_uuid, key in zip(arq_uuids, wanted, strict=True):
         if key not in by_uuid:
@@ -196,7 +212,7 @@ class ArqToRelease:
 
 
 @cache
-def _lock_for_release_query(by_instance: bool, scoped: bool) -> Executable:
+def _lock_for_release_query(by_instance: bool, scope: str) -> Executable:
     pending = exists().where(Operation.arq_id == AcceleratorRequest.id, Operation.state == PENDING)
     query = (
         select(AcceleratorRequest, Device.uuid, pending.label("has_pending"))
@@ -219,9 +235,7 @@ def _lock_for_release_query(by_instance: bool, scoped: bool) -> Executable:
         query = query.where(AcceleratorRequest.instance_uuid == bindparam("instance"))
     else:
         query = query.where(AcceleratorRequest.uuid.in_(bindparam("uuids", expanding=True)))
-    if scoped:
-        query = query.where(AcceleratorRequest.project_id == bindparam("scope"))
-    return query
+    return _scoped(query, scope)
 
 
 def lock_for_release(
@@ -229,9 +243,8 @@ def lock_for_release(
 ) -> list[ArqToRelease]:
     """The ARQs named (locked, 404 for an unknown one) or every ARQ of an instance, in one
     statement with their device's uuid and whether operations still wait on them."""
-    scoped = visible(ctx) is not None
-    params: dict[str, Any] = {"scope": ctx.project_id} if scoped else {}
-    query = _lock_for_release_query(arq_uuids is None, scoped)
+    params: dict[str, Any] = {}
+    query = _lock_for_release_query(arq_uuids is None, _scope_of(ctx, params))
     if arq_uuids is None:
         params["instance"] = instance
         return [
