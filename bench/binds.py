@@ -4,11 +4,17 @@ Measures Nova-style binds (hostname + device_rp_uuid given) and host-less binds 
 scheduler places them), then checks that no attach handle was booked twice.
 
     .venv/bin/python bench/binds.py [--backend postgresql|sqlite] [--clients 8] [--binds 800]
+
+Also reports the server's CPU time per bind (its process tree, from /proc) and the load average,
+since wall-clock rates on a shared machine move with what else runs. `--async-commit` sets
+`synchronous_commit = off` on the bench's own database only (never the server's global config),
+to tell what waiting for the WAL flush at each commit costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -102,6 +108,23 @@ def run_binds(
     return time.perf_counter() - started, latencies, failures
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live children (the uvicorn workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pids.extend(int(c) for c in children)
+    return total
+
+
 def double_bookings(database_url: str) -> int:
     db = Database(database_url)
     with db.read() as session:
@@ -122,11 +145,21 @@ def main() -> None:
     parser.add_argument("--binds", type=int, default=800)
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--only", choices=["nova", "host-less"], help="run one kind of bind")
+    parser.add_argument(
+        "--async-commit", action="store_true", help="synchronous_commit=off on the bench database only"
+    )
     args = parser.parse_args()
     rows = []
-    for hostless in (False, True):
+    kinds = {"nova": [False], "host-less": [True], None: [False, True]}[args.only]
+    for hostless in kinds:
         with tempfile.TemporaryDirectory() as tmp:
             url_db, name = make_database(args.backend, Path(tmp))
+            if args.async_commit and name:
+                engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+                engine.dispose()
             try:
                 env = {"ACCORD_RECONCILE_INTERVAL_S": "0"}
                 with live_server(
@@ -137,9 +170,12 @@ def main() -> None:
                             client, args.hosts, devices=8, vfs=max(1, args.binds // (args.hosts * 8) + 1)
                         )
                         arqs = create_arqs(client, args.binds)
+                    cpu_before = tree_cpu_s(server.process.pid)
                     elapsed, latencies, failures = run_binds(
                         server.url, arqs, hosts_by_rp, args.clients, hostless
                     )
+                    cpu_ms = (tree_cpu_s(server.process.pid) - cpu_before) * 1000 / len(arqs)
+                    load = os.getloadavg()[0]
                     doubles = double_bookings(url_db)
             finally:
                 drop_database(name)
@@ -152,16 +188,22 @@ def main() -> None:
                 latencies[int(len(latencies) * 0.99) - 1] * 1000,
                 failures,
                 doubles,
+                cpu_ms,
+                load,
             )
         )
     print(
         f"binds on {args.backend}, {args.clients} clients, {args.binds} binds, {args.hosts} hosts x 8 devices"
     )
     print(f"machine: {platform.python_version()}, {platform.machine()}")
-    print("| bind | binds/s | p50 ms | p99 ms | failed | double bookings |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for kind, rate, p50, p99, failed, doubles in rows:
-        print(f"| {kind} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {failed} | {doubles} |")
+    print(f"server workers: {args.workers}, synchronous_commit: {'off' if args.async_commit else 'on'}")
+    print("| bind | binds/s | p50 ms | p99 ms | failed | double bookings | server CPU ms/bind | load 1m |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, rate, p50, p99, failed, doubles, cpu_ms, load in rows:
+        print(
+            f"| {kind} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {failed} | {doubles} "
+            f"| {cpu_ms:.2f} | {load:.1f} |"
+        )
 
 
 if __name__ == "__main__":

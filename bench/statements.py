@@ -35,21 +35,30 @@ from accord.config import load_settings  # noqa: E402
 from accord.store.db import Database  # noqa: E402
 from accord.store.migrate import upgrade_in_child  # noqa: E402
 
+SHOW_STATEMENTS = False
+
 
 class StatementCounter:
     def __init__(self, db: Database) -> None:
         self.kinds: Counter[str] = Counter()
+        self.texts: list[str] = []
         event.listen(db.engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.kinds[statement.split(None, 1)[0].upper()] += 1
+        self.texts.append(" ".join(statement.split()))
 
     @contextmanager
-    def counting(self) -> Iterator[Counter[str]]:
+    def counting(self, label: str = "") -> Iterator[Counter[str]]:
         self.kinds.clear()
+        self.texts.clear()
         seen: Counter[str] = Counter()
         yield seen
         seen.update(self.kinds)
+        if SHOW_STATEMENTS:
+            print(f"-- {label}", file=sys.stderr)
+            for text in self.texts:
+                print(f"    {text[:160]}", file=sys.stderr)
 
 
 def measure(backend: str) -> list[tuple[str, Counter[str]]]:
@@ -77,15 +86,15 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                     )
                 rp = client.get("/v2/deployables").json()["deployables"][0]["rp_uuid"]
                 for _warm in range(2):
-                    with counter.counting() as get:
+                    with counter.counting("GET profiles") as get:
                         client.get("/v2/device_profiles").raise_for_status()
-                    with counter.counting() as post:
+                    with counter.counting("POST profile") as post:
                         client.post(
                             "/v2/device_profiles", json=[{"name": "p", "groups": [{"resources:FPGA": "1"}]}]
                         ).raise_for_status()
-                    with counter.counting() as delete:
+                    with counter.counting("DELETE profile") as delete:
                         client.delete("/v2/device_profiles/p").raise_for_status()
-                    with counter.counting() as create:
+                    with counter.counting("POST ARQ") as create:
                         arq = client.post(
                             "/v2/accelerator_requests", json={"device_profile_name": "seed-0"}
                         ).json()["arqs"][0]["uuid"]
@@ -95,11 +104,11 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                         {"op": "add", "path": "/device_rp_uuid", "value": rp},
                         {"op": "add", "path": "/instance_uuid", "value": instance},
                     ]
-                    with counter.counting() as bind:
+                    with counter.counting("PATCH bind") as bind:
                         assert client.patch("/v2/accelerator_requests", json={arq: ops}).status_code == 202
-                    with counter.counting() as show:
+                    with counter.counting("GET ARQ") as show:
                         assert client.get(f"/v2/accelerator_requests/{arq}").json()["state"] == "Bound"
-                    with counter.counting() as remove:
+                    with counter.counting("DELETE ?instance=") as remove:
                         client.delete(f"/v2/accelerator_requests?instance={instance}").raise_for_status()
                 rows = [
                     ("GET /v2/device_profiles (10)", get),
@@ -119,7 +128,10 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--show", action="store_true", help="print each statement (stderr)")
     args = parser.parse_args()
+    global SHOW_STATEMENTS
+    SHOW_STATEMENTS = args.show
     print("| backend | request | statements | by kind |")
     print("|---|---|---:|---|")
     for backend in args.backends.split(","):

@@ -28,11 +28,13 @@ from accord.store.binding import (
     Claimed,
     HandlePreparer,
     HostChooser,
+    Target,
     check_instance_free,
     claim_all,
-    deployable_for,
+    condition_of,
     device_condition,
     offer_of,
+    targets_for,
     unbind_arqs,
 )
 from accord.store.models import AcceleratorRequest, Deployable, utcnow
@@ -73,15 +75,16 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
                 services.chooser,
                 skip_locked=not services.db.is_sqlite,
             )
-            for arq in [*outcome.resolved, *outcome.pending]:
-                audit.record_arq(session, ctx, "arq.bind", arq, device_uuid=outcome.devices.get(arq.uuid))
+            done = [*outcome.resolved, *outcome.pending]
+            with session.no_autoflush:  # the ARQs are written by write_bind, not the unit of work
+                audit.arq_events(session, ctx, "arq.bind", [(a, outcome.devices.get(a.uuid)) for a in done])
+                arq_store.write_bind(session, done)
         else:
             outcome = BindOutcome()
-            rows = arq_store.get_arqs_for_update(session, ctx, [u.arq_uuid for u in plan.unbinds])
-            for arq in rows:
-                audit.record_arq(session, ctx, "arq.unbind", arq, "success")
-                outcome.hosts.add(arq.hostname)
-            unbind_arqs(session, rows)
+            found = arq_store.lock_for_release(session, ctx, [u.arq_uuid for u in plan.unbinds], None)
+            audit.arq_events(session, ctx, "arq.unbind", [(f.arq, f.device_uuid) for f in found], "success")
+            outcome.hosts.update(f.arq.hostname for f in found)
+            unbind_arqs(session, [f.arq for f in found], waited_on={f.arq.id for f in found if f.has_pending})
     services.refresh_hosts(outcome.hosts)
     services.notify_resolved(outcome.resolved)
     return outcome
@@ -92,35 +95,43 @@ def delete_arqs(
 ) -> None:
     """Delete named ARQs, or every ARQ of an instance (a service's call); bound ones are unbound."""
     with services.db.write() as session:
+        found = arq_store.lock_for_release(session, ctx, arq_uuids, instance)
+        rows = [f.arq for f in found]
         if arq_uuids is not None:
-            rows = arq_store.get_arqs_for_update(session, ctx, arq_uuids)
             arq_store.require_service_for_bound(ctx, rows)
-        else:
-            assert instance is not None
-            rows = arq_store.list_arqs(session, ctx, instance)
         hosts: set[str | None] = {arq.hostname for arq in rows}
-        for arq in rows:
-            audit.record_arq(session, ctx, "arq.delete", arq, "success")
+        audit.arq_events(session, ctx, "arq.delete", [(f.arq, f.device_uuid) for f in found], "success")
         # The rows go next: their unbound state need not be written first.
         with session.no_autoflush:
-            unbind_arqs(session, [r for r in rows if r.state not in ("Initial", "Unbound")])
+            unbind_arqs(
+                session,
+                [r for r in rows if r.state not in ("Initial", "Unbound")],
+                waited_on={f.arq.id for f in found if f.has_pending},
+            )
         for arq in rows:
             session.expunge(arq)
         arq_store.delete_rows(session, rows)
     services.refresh_hosts(hosts)
 
 
-def check_bindable(session: Session, deployable: Deployable) -> None:
-    """A device that may not be used now (disabled, quarantined, unusable, lost host) refuses binds."""
-    reason = unusable_reason(device_condition(session, deployable.device))
+def check_bindable(session: Session, deployable: Deployable, known: Target | None = None) -> None:
+    """A device that may not be used now (disabled, quarantined, unusable, lost host) refuses binds.
+    `known`: the target as already read with its host's state (else it is read here)."""
+    condition = (
+        condition_of(deployable.device, known.host_state)
+        if known is not None
+        else device_condition(session, deployable.device)
+    )
+    reason = unusable_reason(condition)
     if reason is not None:
         raise Conflict(reason)
 
 
-def check_matches(session: Session, arq: AcceleratorRequest, deployable: Deployable) -> None:
+def check_matches(session: Session, arq: AcceleratorRequest, target: Target) -> None:
     """The deployable must offer what the ARQ's group asks for (resource class, traits, accel:)."""
+    deployable = target.deployable
     group = parse_group(arq.device_profile_group_id, arq.device_profile_group)
-    mismatch = group_mismatch(group, offer_of(session, deployable))
+    mismatch = group_mismatch(group, offer_of(session, deployable, target.traits))
     if mismatch is not None:
         raise InvalidInput(
             f"Deployable {deployable.uuid} (rp {deployable.rp_uuid}) cannot serve accelerator request "
@@ -129,14 +140,14 @@ def check_matches(session: Session, arq: AcceleratorRequest, deployable: Deploya
 
 
 def _all_bindable(
-    session: Session, targets: dict[str, Deployable], explicit: dict[str, Deployable], excluded: set[int]
+    session: Session, targets: dict[str, Deployable], explicit: dict[str, Target], excluded: set[int]
 ) -> bool:
     """Nova's explicit targets must be bindable (else the request is refused); a host-less
     target that is not is excluded, and the caller places again."""
     ok = True
     for arq_uuid, deployable in targets.items():
         try:
-            check_bindable(session, deployable)
+            check_bindable(session, deployable, explicit.get(arq_uuid))
         except Conflict:
             if arq_uuid in explicit:
                 raise
@@ -154,20 +165,36 @@ def bind_arqs(
     skip_locked: bool = False,
 ) -> BindOutcome:
     """Validate every request (raising stores nothing), then claim handles all-or-nothing."""
-    arqs = arq_store.get_arqs_for_update(session, ctx, [r.arq_uuid for r in requests])
-    by_uuid = {a.uuid: a for a in arqs}
+    instances = {r.instance_uuid for r in requests}
+    charged = {p for p in (*(r.project_id for r in requests), ctx.project_id) if p is not None}
+    locked = arq_store.lock_for_bind(
+        session,
+        ctx,
+        [r.arq_uuid for r in requests],
+        next(iter(instances)) if len(instances) == 1 else None,
+        charged,
+    )
+    arqs = locked.arqs
+    by_uuid = {r.arq_uuid: a for r, a in zip(requests, arqs, strict=True)}
     for arq in arqs:
         if arq.state not in (ARQState.INITIAL.value, ARQState.UNBOUND.value):
             raise BadState(
                 f"Accelerator request {arq.uuid} is {arq.state}; only Initial or Unbound ARQs can be bound."
             )
-    ids = {a.id for a in arqs}
-    for instance in {r.instance_uuid for r in requests}:
-        check_instance_free(session, instance, ids)
+    if len(instances) == 1:
+        if locked.instance_taken is not None:
+            raise InvalidInput(
+                f"Instance {next(iter(instances))} already has accelerator request {locked.instance_taken}; "
+                "unbind or delete it before binding others."
+            )
+    else:
+        ids = {a.id for a in arqs}
+        for instance in instances:
+            check_instance_free(session, instance, ids)
 
-    explicit = {r.arq_uuid: deployable_for(session, r) for r in requests if r.device_rp_uuid is not None}
-    for arq_uuid, deployable in explicit.items():
-        check_matches(session, by_uuid[arq_uuid], deployable)
+    explicit = targets_for(session, requests)
+    for arq_uuid, target in explicit.items():
+        check_matches(session, by_uuid[arq_uuid], target)
     hostless = [r for r in requests if r.device_rp_uuid is None]
     if hostless and chooser is None:
         raise InvalidInput(
@@ -178,7 +205,7 @@ def bind_arqs(
     excluded: set[int] = set()
     failure = ""
     for _attempt in range(MAX_PLACEMENT_TRIES if hostless else 1):
-        targets = dict(explicit)
+        targets = {arq_uuid: target.deployable for arq_uuid, target in explicit.items()}
         if hostless:
             assert chooser is not None
             chosen = chooser(session, [by_uuid[r.arq_uuid] for r in hostless], excluded)
@@ -186,21 +213,22 @@ def bind_arqs(
         if not _all_bindable(session, targets, explicit, excluded):
             failure = "the chosen devices stopped being usable"
             continue  # the scheduler proposed from a view older than the store: place again
-        quotas.enforce(
-            session,
-            [
-                (
-                    r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
-                    targets[r.arq_uuid].resource_class,
-                )
-                for r in requests
-            ],
-        )
+        if locked.quotas_apply:  # no quota row for any project charged: nothing to count or lock
+            quotas.enforce(
+                session,
+                [
+                    (
+                        r.project_id or by_uuid[r.arq_uuid].project_id or ctx.project_id,
+                        targets[r.arq_uuid].resource_class,
+                    )
+                    for r in requests
+                ],
+            )
         # Claim first, then change the ARQs: they are written once, at commit.
         try:
             claimed, failure, full = claim_all(session, requests, by_uuid, targets, skip_locked)
         except PartitionConflict as refused:
-            if not hostless or refused.deployable_ids & {d.id for d in explicit.values()}:
+            if not hostless or refused.deployable_ids & {t.deployable.id for t in explicit.values()}:
                 raise  # 409, nothing stored: Nova's named target cannot coexist with what is there
             excluded.update(refused.deployable_ids)
             failure = refused.message

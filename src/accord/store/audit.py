@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from accord.domain.context import RequestContext
@@ -107,6 +107,48 @@ def record_arq(
         device_rp_uuid=arq.device_rp_uuid,
         project=arq.project_id,
     )
+
+
+def arq_events(
+    session: Session,
+    actor: RequestContext,
+    action: str,
+    arqs: Sequence[tuple[AcceleratorRequest, str | None]],
+    outcome: str | None = None,
+) -> None:
+    """`record_arq` for many ARQs in one INSERT, without the unit of work (the bind and delete
+    paths): each ARQ comes with the uuid of its device, already known to the caller."""
+    if not arqs:
+        return
+    user_id = actor.user_id or (f"agent:{actor.host}" if actor.host else None)
+    session.execute(
+        insert(cast(Table, AuditEvent.__table__)),
+        [
+            {
+                "user_id": user_id,
+                "project_id": actor.project_id,
+                "action": action,
+                "target_type": "accelerator_request",
+                "target_uuid": arq.uuid,
+                "outcome": outcome or ARQ_OUTCOMES.get(arq.state, "success"),
+                "device_uuid": device_uuid,
+                "image_sha256": None,
+                "detail": _arq_detail(arq),
+            }
+            for arq, device_uuid in arqs
+        ],
+    )
+
+
+def _arq_detail(arq: AcceleratorRequest) -> dict[str, Any]:
+    detail = {
+        "state": arq.state,
+        "hostname": arq.hostname,
+        "instance_uuid": arq.instance_uuid,
+        "device_rp_uuid": arq.device_rp_uuid,
+        "project": arq.project_id,
+    }
+    return {k: v for k, v in detail.items() if v is not None}
 
 
 def list_events(

@@ -13,10 +13,12 @@ a bitstream) and keep the ARQ in BindStarted; a `HostChooser` places host-less b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session, contains_eager
 
 from accord.domain.arq import ARQState, BindRequest, check_transition
 from accord.domain.errors import InvalidInput, PartitionConflict
@@ -42,16 +44,12 @@ class HandlePreparer(Protocol):
 HostChooser = Callable[[Session, Sequence[AcceleratorRequest], set[int]], Sequence[Deployable]]
 
 
-def claim_free_handle(
-    session: Session, deployable_id: int, arq_id: int, skip_locked: bool
-) -> AttachHandle | None:
-    """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
-    the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
-    write transaction already holds the database."""
+@cache
+def _claim_statement(skip_locked: bool) -> Any:
     pick = (
         select(AttachHandle.id)
         .where(
-            AttachHandle.deployable_id == deployable_id,
+            AttachHandle.deployable_id == bindparam("target"),
             AttachHandle.in_use.is_(False),
             AttachHandle.lost.is_(False),
         )
@@ -60,24 +58,36 @@ def claim_free_handle(
     )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    claim = (
+    return (
         update(AttachHandle)
         .where(AttachHandle.id == pick.scalar_subquery(), AttachHandle.in_use.is_(False))
-        .values(in_use=True, arq_id=arq_id, updated_at=utcnow())
+        .values(in_use=True, arq_id=bindparam("holder"), updated_at=bindparam("now"))
         .returning(AttachHandle)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return session.scalars(claim).one_or_none()
+
+
+def claim_free_handle(
+    session: Session, deployable_id: int, arq_id: int, skip_locked: bool
+) -> AttachHandle | None:
+    """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
+    the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
+    write transaction already holds the database. (Built once: see `_claim_statement`.)"""
+    params = {"target": deployable_id, "holder": arq_id, "now": utcnow()}
+    return session.scalars(_claim_statement(skip_locked), params).one_or_none()
+
+
+_RELEASE = (
+    update(AttachHandle)
+    .where(AttachHandle.arq_id == bindparam("holder"))
+    .values(in_use=False, arq_id=None, updated_at=bindparam("now"))
+    .returning(AttachHandle)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
 
 
 def release_handle(session: Session, arq: AcceleratorRequest) -> None:
-    held = session.scalars(
-        update(AttachHandle)
-        .where(AttachHandle.arq_id == arq.id)
-        .values(in_use=False, arq_id=None, updated_at=utcnow())
-        .returning(AttachHandle)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).all()
+    held = session.scalars(_RELEASE, {"holder": arq.id, "now": utcnow()}).all()
     for handle in held:
         if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
             queue_mdev_removal(session, handle, arq.hostname)
@@ -98,29 +108,70 @@ def release_handle(session: Session, arq: AcceleratorRequest) -> None:
     arq.deployable_id = None
 
 
-def deployable_for(session: Session, request: BindRequest) -> Deployable:
-    """The deployable a Nova-style bind names, on the host it names; anything else is a 400."""
-    deployable = session.scalar(
-        select(Deployable)
-        .options(joinedload(Deployable.device))
-        .where(Deployable.rp_uuid == request.device_rp_uuid)
+# Joins trait values in one column; no trait (an uppercase OpenStack trait name) contains it.
+TRAIT_SEPARATOR = "\x1f"
+
+
+_TARGETS = (
+    select(
+        Deployable,
+        Host.state,
+        select(func.aggregate_strings(Attribute.value, TRAIT_SEPARATOR))
+        .where(Attribute.deployable_id == Deployable.id, Attribute.key.like("trait%"))
+        .scalar_subquery(),
     )
-    if deployable is None:
-        raise InvalidInput(f"No deployable has device_rp_uuid {request.device_rp_uuid}.")
-    device = deployable.device
-    if device.hostname != request.hostname:
-        known = session.scalar(select(Device.id).where(Device.hostname == request.hostname).limit(1))
-        if known is None:
-            raise InvalidInput(f"Host {request.hostname!r} is not known to Accord.")
-        raise InvalidInput(
-            f"device_rp_uuid {request.device_rp_uuid} is on host {device.hostname!r}, "
-            f"not {request.hostname!r}."
-        )
-    return deployable
+    .join(Deployable.device)
+    .outerjoin(Host, Host.name == Device.hostname)
+    .options(contains_eager(Deployable.device))
+    .where(Deployable.rp_uuid.in_(bindparam("rps", expanding=True)))
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A deployable a bind names, read once with what the checks need: its device, the state of
+    the device's host and its traits."""
+
+    deployable: Deployable
+    host_state: str | None
+    traits: frozenset[str]
+
+
+def targets_for(session: Session, requests: Sequence[BindRequest]) -> dict[str, Target]:
+    """ARQ uuid → the deployable each Nova-style bind names, on the host it names (one query for
+    them all); anything else is a 400."""
+    named = [r for r in requests if r.device_rp_uuid is not None]
+    if not named:
+        return {}
+    rows = session.execute(_TARGETS, {"rps": sorted({r.device_rp_uuid or "" for r in named})})
+    by_rp = {
+        d.rp_uuid: Target(d, state, frozenset(joined.split(TRAIT_SEPARATOR)) if joined else frozenset())
+        for d, state, joined in rows
+    }
+    found: dict[str, Target] = {}
+    for request in named:
+        target = by_rp.get(request.device_rp_uuid or "")
+        if target is None:
+            raise InvalidInput(f"No deployable has device_rp_uuid {request.device_rp_uuid}.")
+        device = target.deployable.device
+        if device.hostname != request.hostname:
+            known = session.scalar(select(Device.id).where(Device.hostname == request.hostname).limit(1))
+            if known is None:
+                raise InvalidInput(f"Host {request.hostname!r} is not known to Accord.")
+            raise InvalidInput(
+                f"device_rp_uuid {request.device_rp_uuid} is on host {device.hostname!r}, "
+                f"not {request.hostname!r}."
+            )
+        found[request.arq_uuid] = target
+    return found
 
 
 def device_condition(session: Session, device: Device) -> DeviceCondition:
-    host_state = session.scalar(select(Host.state).where(Host.name == device.hostname))
+    return condition_of(device, session.scalar(select(Host.state).where(Host.name == device.hostname)))
+
+
+def condition_of(device: Device, host_state: str | None) -> DeviceCondition:
+    """`host_state`: the state of the device's host row (None: no row)."""
     return DeviceCondition(
         uuid=device.uuid,
         status=device.status,
@@ -133,14 +184,20 @@ def device_condition(session: Session, device: Device) -> DeviceCondition:
     )
 
 
-def offer_of(session: Session, deployable: Deployable) -> Offer:
-    traits = session.scalars(
-        select(Attribute.value).where(Attribute.deployable_id == deployable.id, Attribute.key.like("trait%"))
-    )
+def offer_of(session: Session, deployable: Deployable, traits: frozenset[str] | None = None) -> Offer:
+    """`traits`: the deployable's traits when the caller already read them (else read here)."""
+    if traits is None:
+        traits = frozenset(
+            session.scalars(
+                select(Attribute.value).where(
+                    Attribute.deployable_id == deployable.id, Attribute.key.like("trait%")
+                )
+            )
+        )
     return Offer(
         name=deployable.name,
         resource_class=deployable.resource_class,
-        traits=frozenset(traits),
+        traits=traits,
         function_id=deployable.function_id,
         bitstream_id=deployable.bitstream_id,
         programmable=bool(deployable.interface_id),
@@ -212,12 +269,17 @@ def fail_bind(session: Session, arq: AcceleratorRequest, reason: str) -> None:
     arq.failure_reason = reason
 
 
-def unbind_arqs(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:
+def unbind_arqs(
+    session: Session, arqs: Sequence[AcceleratorRequest], waited_on: set[int] | None = None
+) -> None:
+    """`waited_on`: ids of the ARQs queued operations wait on, when the caller already knows
+    (the others need no cancelling); None: look for each."""
     for arq in arqs:
         if arq.state == ARQState.UNBOUND.value:
             continue  # unbinding twice is harmless, as in Cyborg
         check_transition(arq.state, ARQState.UNBOUND)
-        cancel_pending_for_arq(session, arq.id, "the accelerator request was unbound")
+        if waited_on is None or arq.id in waited_on:
+            cancel_pending_for_arq(session, arq.id, "the accelerator request was unbound")
         release_handle(session, arq)
         arq.state = ARQState.UNBOUND.value
         arq.hostname = None
