@@ -51,7 +51,9 @@ def interrupt(process: subprocess.Popen[Any], timeout: float = 30) -> None:
         process.wait()
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+# Generous: a loaded 2-core CI machine has taken over 30 s to start a server (the wait ends
+# as soon as it answers, so a healthy start costs nothing extra).
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
