@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Connection, Table, exists, select, update
 from sqlalchemy.orm import Session
 
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
@@ -83,6 +83,35 @@ def report_digest(snapshot: InventorySnapshot) -> str:
     return hashlib.sha256(f"{DIGEST_FORMAT}\n{body}".encode()).hexdigest()
 
 
+HOSTS: Table = Host.__table__  # type: ignore[assignment]
+
+
+def beat(conn: Connection, hostname: str, agent_version: str) -> int | None:
+    """A known host's agent was heard from: one UPDATE marks it seen (up, this version, now) and
+    returns its rescan token; None when the host is not known yet (`touch_host` then adds it)."""
+    statement = (
+        update(HOSTS)
+        .where(HOSTS.c.name == hostname)
+        .values(agent_version=agent_version, state="up", last_seen_at=utcnow())
+        .returning(HOSTS.c.rescan_token)
+    )
+    token = conn.execute(statement).scalar_one_or_none()
+    return None if token is None else int(token)
+
+
+def seen_unchanged(conn: Connection, hostname: str, agent_version: str, digest: str) -> bool:
+    """The same report as the last one applied, from a host that is up: one UPDATE marks it seen,
+    which is all `apply_inventory_snapshot` would do (the host did not come back). False, and no
+    row touched, otherwise: the caller applies the report in full."""
+    statement = (
+        update(HOSTS)
+        .where(HOSTS.c.name == hostname, HOSTS.c.state == "up", HOSTS.c.report_digest == digest)
+        .values(agent_version=agent_version, last_seen_at=utcnow())
+        .returning(HOSTS.c.id)
+    )
+    return conn.execute(statement).first() is not None
+
+
 def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
     return mark_seen(session, lock_host(session, hostname), hostname, agent_version)
 
@@ -101,9 +130,12 @@ def mark_seen(session: Session, host: Host | None, hostname: str, agent_version:
     return host
 
 
-def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
+def apply_inventory_snapshot(
+    session: Session, snapshot: InventorySnapshot, digest: str | None = None
+) -> SnapshotSummary:
+    """`digest`: the snapshot's `report_digest`, when the caller already has it."""
     hostname = snapshot.hostname
-    digest = report_digest(snapshot)
+    digest = digest or report_digest(snapshot)
     host = lock_host(session, hostname)
     came_back = host is None or host.state != "up"
     host = mark_seen(session, host, hostname, snapshot.agent_version)
