@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, exists, select, update
+from sqlalchemy import Connection, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
@@ -85,17 +85,32 @@ def report_digest(snapshot: InventorySnapshot) -> str:
 
 HOSTS: Table = Host.__table__  # type: ignore[assignment]
 
+# Built once: the agents' two hot statements skip statement construction on every request
+# (their compiled form is cached by SQLAlchemy either way). updated_at follows its column's
+# onupdate, as in an ORM flush.
+_BEAT = (
+    update(HOSTS)
+    .where(HOSTS.c.name == bindparam("hostname"))
+    .values(agent_version=bindparam("agent_version"), state="up", last_seen_at=bindparam("now"))
+    .returning(HOSTS.c.rescan_token)
+)
+_SEEN_UNCHANGED = (
+    update(HOSTS)
+    .where(
+        HOSTS.c.name == bindparam("hostname"),
+        HOSTS.c.state == "up",
+        HOSTS.c.report_digest == bindparam("digest"),
+    )
+    .values(agent_version=bindparam("agent_version"), last_seen_at=bindparam("now"))
+    .returning(HOSTS.c.id)
+)
+
 
 def beat(conn: Connection, hostname: str, agent_version: str) -> int | None:
     """A known host's agent was heard from: one UPDATE marks it seen (up, this version, now) and
     returns its rescan token; None when the host is not known yet (`touch_host` then adds it)."""
-    statement = (
-        update(HOSTS)
-        .where(HOSTS.c.name == hostname)
-        .values(agent_version=agent_version, state="up", last_seen_at=utcnow())
-        .returning(HOSTS.c.rescan_token)
-    )
-    token = conn.execute(statement).scalar_one_or_none()
+    values = {"hostname": hostname, "agent_version": agent_version, "now": utcnow()}
+    token = conn.execute(_BEAT, values).scalar_one_or_none()
     return None if token is None else int(token)
 
 
@@ -103,13 +118,8 @@ def seen_unchanged(conn: Connection, hostname: str, agent_version: str, digest: 
     """The same report as the last one applied, from a host that is up: one UPDATE marks it seen,
     which is all `apply_inventory_snapshot` would do (the host did not come back). False, and no
     row touched, otherwise: the caller applies the report in full."""
-    statement = (
-        update(HOSTS)
-        .where(HOSTS.c.name == hostname, HOSTS.c.state == "up", HOSTS.c.report_digest == digest)
-        .values(agent_version=agent_version, last_seen_at=utcnow())
-        .returning(HOSTS.c.id)
-    )
-    return conn.execute(statement).first() is not None
+    values = {"hostname": hostname, "agent_version": agent_version, "digest": digest, "now": utcnow()}
+    return conn.execute(_SEEN_UNCHANGED, values).first() is not None
 
 
 def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
