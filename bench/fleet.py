@@ -479,7 +479,10 @@ def main() -> None:
         url_db, name = make_database("postgresql", Path(tmp))
         assert name is not None
         try:
-            env = {"ACCORD_HOST_LOST_AFTER_S": str(max(120.0, 3 * args.report_s))}
+            # No host may turn lost while the others are still sending their first reports (10,000
+            # of them take minutes): silence allowed is three report intervals plus that time.
+            lost_after = max(120.0, 3 * args.report_s) + args.hosts / 10
+            env = {"ACCORD_HOST_LOST_AFTER_S": str(lost_after)}
             with live_server(
                 Path(tmp) / "data", url_db, auth="noauth", env=env, workers=args.workers
             ) as server:
