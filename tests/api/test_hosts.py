@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from accord.store.db import Database
 from accord.store.inventory import mark_lost_hosts
-from accord.store.models import utcnow
+from accord.store.models import Host, utcnow
 from tests.api.conftest import AGENT_A, MEMBER, NOVA, Api
 from tests.scenarios import fpga_host_snapshot
 
@@ -219,6 +219,20 @@ def test_unchanged_report_writes_only_the_heartbeat(api: Api, db: Database) -> N
     with statements(db) as beat_sql:
         api.post("/v2/hosts/host-a/heartbeat", json={"hostname": "host-a", "agent_version": "t"})
     assert len(sql) <= len(beat_sql) + 1, (sql, beat_sql)
+
+
+def test_heartbeat_of_a_known_host_is_one_update(api: Api, db: Database) -> None:
+    beat = {"hostname": "host-a", "agent_version": "t"}
+    api.post("/v2/hosts/host-a/heartbeat", json=beat)  # the first one adds the host
+    with db.write() as session:  # as if an operator had asked for a rescan
+        session.execute(update(Host).values(rescan_token=7))
+    with statements(db) as sql:
+        r = api.post("/v2/hosts/host-a/heartbeat", json={**beat, "agent_version": "t2"})
+    assert r.status_code == 200 and r.json()["state"] == "up"
+    [statement] = [s for s in sql if not s.startswith("begin")]  # SQLite's BEGIN IMMEDIATE
+    assert statement.startswith("update hosts set") and "returning" in statement
+    assert r.json()["rescan_token"] == 7
+    assert api.get("/v2/hosts/host-a").json()["agent_version"] == "t2"
 
 
 def test_changed_report_after_an_unchanged_one_applies(api: Api, db: Database) -> None:

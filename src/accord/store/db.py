@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,7 +81,8 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.is_sqlite = url.startswith("sqlite")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(accord_write=True), expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(accord_write=True)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -93,6 +94,13 @@ class Database:
         """A transaction that commits on success and rolls back on any exception."""
         with self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_core(self) -> Iterator[Connection]:
+        """A write transaction on a bare connection, no ORM session: for the agents' hot paths
+        (a heartbeat is one statement). Commits on success, rolls back on any exception."""
+        with self._write_engine.begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

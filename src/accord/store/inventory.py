@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Connection, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
@@ -83,6 +83,45 @@ def report_digest(snapshot: InventorySnapshot) -> str:
     return hashlib.sha256(f"{DIGEST_FORMAT}\n{body}".encode()).hexdigest()
 
 
+HOSTS: Table = Host.__table__  # type: ignore[assignment]
+
+# Built once: the agents' two hot statements skip statement construction on every request
+# (their compiled form is cached by SQLAlchemy either way). updated_at follows its column's
+# onupdate, as in an ORM flush.
+_BEAT = (
+    update(HOSTS)
+    .where(HOSTS.c.name == bindparam("hostname"))
+    .values(agent_version=bindparam("agent_version"), state="up", last_seen_at=bindparam("now"))
+    .returning(HOSTS.c.rescan_token)
+)
+_SEEN_UNCHANGED = (
+    update(HOSTS)
+    .where(
+        HOSTS.c.name == bindparam("hostname"),
+        HOSTS.c.state == "up",
+        HOSTS.c.report_digest == bindparam("digest"),
+    )
+    .values(agent_version=bindparam("agent_version"), last_seen_at=bindparam("now"))
+    .returning(HOSTS.c.id)
+)
+
+
+def beat(conn: Connection, hostname: str, agent_version: str) -> int | None:
+    """A known host's agent was heard from: one UPDATE marks it seen (up, this version, now) and
+    returns its rescan token; None when the host is not known yet (`touch_host` then adds it)."""
+    values = {"hostname": hostname, "agent_version": agent_version, "now": utcnow()}
+    token = conn.execute(_BEAT, values).scalar_one_or_none()
+    return None if token is None else int(token)
+
+
+def seen_unchanged(conn: Connection, hostname: str, agent_version: str, digest: str) -> bool:
+    """The same report as the last one applied, from a host that is up: one UPDATE marks it seen,
+    which is all `apply_inventory_snapshot` would do (the host did not come back). False, and no
+    row touched, otherwise: the caller applies the report in full."""
+    values = {"hostname": hostname, "agent_version": agent_version, "digest": digest, "now": utcnow()}
+    return conn.execute(_SEEN_UNCHANGED, values).first() is not None
+
+
 def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
     return mark_seen(session, lock_host(session, hostname), hostname, agent_version)
 
@@ -101,9 +140,12 @@ def mark_seen(session: Session, host: Host | None, hostname: str, agent_version:
     return host
 
 
-def apply_inventory_snapshot(session: Session, snapshot: InventorySnapshot) -> SnapshotSummary:
+def apply_inventory_snapshot(
+    session: Session, snapshot: InventorySnapshot, digest: str | None = None
+) -> SnapshotSummary:
+    """`digest`: the snapshot's `report_digest`, when the caller already has it."""
     hostname = snapshot.hostname
-    digest = report_digest(snapshot)
+    digest = digest or report_digest(snapshot)
     host = lock_host(session, hostname)
     came_back = host is None or host.state != "up"
     host = mark_seen(session, host, hostname, snapshot.agent_version)
@@ -153,7 +195,7 @@ def _apply_devices(session: Session, snapshot: InventorySnapshot, summary: Snaps
             device = Device(hostname=hostname, pci_address=report.pci_address, status="enabled")
             session.add(device)
             summary.added.append(report.pci_address)
-        if _apply_device(session, device, report) and not is_new:
+        if _apply_device(session, device, report, fresh=is_new) and not is_new:
             summary.updated.append(report.pci_address)
     for gone in existing.values():
         if _remove_device(session, gone):
@@ -162,7 +204,8 @@ def _apply_devices(session: Session, snapshot: InventorySnapshot, summary: Snaps
             summary.kept_lost.append(gone.pci_address)
 
 
-def _apply_device(session: Session, device: Device, report: DeviceReport) -> bool:
+def _apply_device(session: Session, device: Device, report: DeviceReport, fresh: bool) -> bool:
+    """`fresh`: the device was just added, so nothing hangs from it yet (no lookups needed)."""
     std_board_info = json.dumps(
         {"product_id": report.product, "controller": report.model, "pci_address": report.pci_address},
         sort_keys=True,
@@ -185,7 +228,8 @@ def _apply_device(session: Session, device: Device, report: DeviceReport) -> boo
         preferred_part_type=report.preferred_part_type,
     )
     session.flush()
-    cpid = session.scalar(select(ControlpathID).where(ControlpathID.device_id == device.id))
+    cpid_query = select(ControlpathID).where(ControlpathID.device_id == device.id)
+    cpid = None if fresh else session.scalar(cpid_query)
     cpid_info = json.dumps(report.controlpath_id.cpid_info, sort_keys=True)
     if cpid is None:
         cpid = ControlpathID(
@@ -196,24 +240,27 @@ def _apply_device(session: Session, device: Device, report: DeviceReport) -> boo
         changed = True
     else:
         changed |= _assign(cpid, cpid_type=report.controlpath_id.cpid_type, cpid_info=cpid_info)
-    deployables = {
-        d.name: d for d in session.scalars(select(Deployable).where(Deployable.device_id == device.id))
-    }
+    deployables = (
+        {}
+        if fresh
+        else {d.name: d for d in session.scalars(select(Deployable).where(Deployable.device_id == device.id))}
+    )
     for dep_report in report.deployables:
         name = deployable_full_name(device.hostname, dep_report.name)
         deployable = deployables.pop(name, None)
+        new_deployable = deployable is None
         if deployable is None:
             deployable = Deployable(name=name, device_id=device.id, rp_uuid=rp_uuid_for(name))
             session.add(deployable)
             changed = True
-        changed |= _apply_deployable(session, deployable, dep_report, cpid.id)
+        changed |= _apply_deployable(session, deployable, dep_report, cpid.id, fresh=new_deployable)
     for gone in deployables.values():
         changed |= _remove_deployable(session, gone)
     return changed
 
 
 def _apply_deployable(
-    session: Session, deployable: Deployable, report: DeployableReport, cpid_id: int
+    session: Session, deployable: Deployable, report: DeployableReport, cpid_id: int, fresh: bool
 ) -> bool:
     changed = _assign(
         deployable,
@@ -226,13 +273,20 @@ def _apply_deployable(
     )
     session.flush()
     wanted = [("rc", report.resource_class)] + [(f"trait{i}", t) for i, t in enumerate(report.traits)]
-    changed |= replace_attributes(session, deployable, wanted)
-    changed |= _apply_handles(session, deployable, report.attach_handles, cpid_id)
+    changed |= replace_attributes(session, deployable, wanted, fresh=fresh)
+    changed |= _apply_handles(session, deployable, report.attach_handles, cpid_id, fresh=fresh)
     return changed
 
 
-def replace_attributes(session: Session, deployable: Deployable, wanted: list[tuple[str, str]]) -> bool:
-    current = list(session.scalars(select(Attribute).where(Attribute.deployable_id == deployable.id)))
+def replace_attributes(
+    session: Session, deployable: Deployable, wanted: list[tuple[str, str]], fresh: bool = False
+) -> bool:
+    """`fresh`: the deployable was just added and has no attributes yet."""
+    current = (
+        []
+        if fresh
+        else list(session.scalars(select(Attribute).where(Attribute.deployable_id == deployable.id)))
+    )
     if sorted((a.key, a.value) for a in current) == sorted(wanted):
         return False
     for attribute in current:
@@ -255,12 +309,14 @@ def _handle_identity(attach_type: str, info: dict[str, str]) -> tuple[str, str]:
 
 
 def _apply_handles(
-    session: Session, deployable: Deployable, reports: list[AttachHandleReport], cpid_id: int
+    session: Session, deployable: Deployable, reports: list[AttachHandleReport], cpid_id: int, fresh: bool
 ) -> bool:
-    current = {
-        _handle_identity(h.attach_type, json.loads(h.attach_info)): h
-        for h in session.scalars(select(AttachHandle).where(AttachHandle.deployable_id == deployable.id))
-    }
+    query = select(AttachHandle).where(AttachHandle.deployable_id == deployable.id)
+    current = (
+        {}
+        if fresh
+        else {_handle_identity(h.attach_type, json.loads(h.attach_info)): h for h in session.scalars(query)}
+    )
     changed = False
     for report in reports:
         info = canonical_info(report.attach_info)

@@ -17,8 +17,6 @@ from accord.domain.errors import InvalidInput
 from accord.schemas.inventory import Heartbeat, InventorySnapshot
 from accord.services import baremetal, inventory
 from accord.store import hosts
-from accord.store.inventory import touch_host
-from accord.store.operations import renew_leases
 
 
 def list_(request: Request, ctx: RequestContext = Depends(context)) -> Any:
@@ -78,15 +76,12 @@ def heartbeat(
     beat: Heartbeat = _parse(Heartbeat, body, hostname)
     state = app_state(request)
     lease_s = state.settings.operation_lease_s
-    with state.db.write() as session:
-        host = touch_host(session, hostname, beat.agent_version)
-        renewed, not_held = renew_leases(session, hostname, beat.operations, timedelta(seconds=lease_s))
-        session.flush()
-        return {
-            "hostname": hostname,
-            "state": host.state,
-            "rescan_token": host.rescan_token,
-            "lease_s": lease_s,
-            "renewed": renewed,
-            "not_held": not_held,
-        }
+    result = inventory.heartbeat(state, beat, timedelta(seconds=lease_s))
+    return {
+        "hostname": hostname,
+        "state": "up",  # a heartbeat always marks its host up
+        "rescan_token": result.rescan_token,
+        "lease_s": lease_s,
+        "renewed": result.renewed,
+        "not_held": result.not_held,
+    }
