@@ -187,8 +187,9 @@ class Dispatcher:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             matched = self._match(scope["method"], get_route_path(scope))
-            if matched is not None and matched[1] is not None:
-                route, plan, path_params = matched
+            plan = matched[1] if matched is not None else None
+            if matched is not None and plan is not None:
+                route, _, path_params = matched
                 scope["endpoint"] = route.endpoint
                 scope["path_params"] = {**scope.get("path_params", {}), **path_params}
                 scope["route"] = route
