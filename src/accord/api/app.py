@@ -23,7 +23,8 @@ from accord import __version__
 from accord.api import schemas
 from accord.api.auth import make_authenticator
 from accord.api.console import install_console
-from accord.api.endpoint import json_endpoint
+from accord.api.dispatch import Dispatcher, plan_routes
+from accord.api.endpoint import json_endpoint, responder
 from accord.api.errors import install_error_handlers
 from accord.api.metrics import Metrics, MetricsMiddleware
 from accord.api.middleware import AccordMiddleware
@@ -176,6 +177,18 @@ def add_routes(router: APIRouter, documented: bool) -> None:
         )
 
 
+def install_dispatcher(app: FastAPI) -> None:
+    """The table's routes are entered through `Dispatcher` (api/dispatch.py): parameters
+    resolved from a plan made once, not FastAPI's dependency solving per request."""
+    names = {f"{r.method} {r.path}": r for r in ROUTES}
+    plans = plan_routes(
+        app.router.routes,
+        {name: r.handler for name, r in names.items()},
+        {name: responder(r.status) for name, r in names.items()},
+    )
+    app.router.middleware_stack = Dispatcher(app.router.middleware_stack, app.router, plans)
+
+
 def documented_routes() -> list[BaseRoute]:
     router = APIRouter()
     add_routes(router, documented=True)
@@ -299,6 +312,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     install_console(app)
+    install_dispatcher(app)
     install_error_handlers(app)
     install_openapi(
         app, {(r.method, r.path): r.body for r in ROUTES if r.body is not None}, documented_routes

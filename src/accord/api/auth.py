@@ -9,6 +9,7 @@ same way and contributes its roles as service roles. keystone validates Keystone
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +31,7 @@ def _roles(value: str | None) -> frozenset[str]:
     return frozenset(r.strip().lower() for r in (value or "").split(",") if r.strip())
 
 
-def noauth(headers: Mapping[str, str]) -> RequestContext:
+def noauth(headers: Mapping[str, str], policy: Enforcer | None = None) -> RequestContext:
     ctx = RequestContext(
         user_id=headers.get("x-user-id") or None,
         project_id=headers.get("x-project-id") or headers.get("x-tenant-id") or None,
@@ -39,8 +40,11 @@ def noauth(headers: Mapping[str, str]) -> RequestContext:
         host=headers.get("x-accord-host") or None,
         system_scope=headers.get("openstack-system-scope") or None,
         domain_id=headers.get("x-domain-id") or None,
+        policy=policy,
     )
-    return ctx if ctx.authenticated or ctx.service_roles else ANONYMOUS
+    if ctx.authenticated or ctx.service_roles:
+        return ctx
+    return ANONYMOUS if policy is None else replace(ANONYMOUS, policy=policy)
 
 
 class TokenAuthenticator:
@@ -97,8 +101,11 @@ def make_authenticator(settings: Settings) -> Authenticator:
     """The mode's identification, with the server's policy attached to every context."""
     if settings.auth not in ("noauth", "token", "keystone"):
         raise ConfigError(f"unknown ACCORD_AUTH {settings.auth!r}")
-    identify = _identifier(settings)
     policy = make_policy(settings)
+    if settings.auth == "noauth":
+        # The context is built with the policy in place: no second dataclass per request.
+        return functools.partial(noauth, policy=policy)
+    identify = _identifier(settings)
 
     def authenticate(headers: Mapping[str, str]) -> RequestContext:
         return replace(identify(headers), policy=policy)

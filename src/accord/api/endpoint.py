@@ -31,6 +31,11 @@ def _respond(result: Any, status: int) -> Any:
     return JSONBody(result, status_code=status)
 
 
+def responder(status: int) -> Callable[[Any], Response]:
+    """How `json_endpoint` turns a handler's result into its response, for the dispatcher."""
+    return functools.partial(_respond, status=status)
+
+
 def json_endpoint(handler: Callable[..., Any], status: int) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(handler):
 

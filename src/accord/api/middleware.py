@@ -52,6 +52,7 @@ class AccordMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.unlimited_suffixes = unlimited_suffixes
+        self._versions: dict[bytes | None, tuple[microversions.Version, list[tuple[bytes, bytes]]]] = {}
 
     def _normalise(self, scope: Scope) -> str:
         path: str = scope["path"]
@@ -72,9 +73,10 @@ class AccordMiddleware:
             await self.app(scope, receive, send)
             return
         path = self._normalise(scope)
+        headers = dict(scope["headers"])
         limited = not path.endswith(self.unlimited_suffixes)
         if limited:
-            length = dict(scope["headers"]).get(b"content-length")
+            length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 await send_error(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
                 return
@@ -94,17 +96,15 @@ class AccordMiddleware:
         if not (path == "/v2" or path.startswith("/v2/")):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
         raw = headers.get(b"openstack-api-version")
         try:
-            version = microversions.parse_header(raw.decode("latin-1") if raw is not None else None)
+            version, extra = self._negotiate(raw)
         except AccordError as exc:
             await send_error(
                 send, exc.status, exc.message, microversions.response_headers(microversions.MIN_VERSION)
             )
             return
         scope.setdefault("state", {})["microversion"] = version
-        extra = microversions.response_headers(version)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -112,6 +112,17 @@ class AccordMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _negotiate(self, raw: bytes | None) -> tuple[microversions.Version, list[tuple[bytes, bytes]]]:
+        """The version a header asks for and the headers that answer it, remembered per header
+        value (clients send the same one on every request)."""
+        known = self._versions.get(raw)
+        if known is None:
+            version = microversions.parse_header(raw.decode("latin-1") if raw is not None else None)
+            known = (version, microversions.response_headers(version))
+            if len(self._versions) < 256:
+                self._versions[raw] = known
+        return known
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0

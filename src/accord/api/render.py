@@ -14,13 +14,13 @@ from accord.store.models import (
     AuditEvent,
     Deployable,
     Device,
-    DeviceProfile,
     FirmwareRollout,
     Host,
     Image,
     Operation,
     TrustedKey,
 )
+from accord.store.profiles import ProfileRow
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -39,7 +39,7 @@ def _stamps(row: Any) -> dict[str, str | None]:
     return {"created_at": timestamp(row.created_at), "updated_at": timestamp(row.updated_at)}
 
 
-def profile(base: str, row: DeviceProfile) -> dict[str, Any]:
+def profile(base: str, row: ProfileRow) -> dict[str, Any]:
     return {
         "uuid": row.uuid,
         "name": row.name,

@@ -151,12 +151,18 @@ def _refuse_loops(compiled: dict[str, Check]) -> None:
         visit(name, ())
 
 
+MAX_DECISIONS = 4096
+
+
 class Enforcer:
     def __init__(self, policy_file: Path | None = None) -> None:
         self.policy_file = policy_file
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._rules, self._listing = compile_rules(self._read() if policy_file else {})
+        # Decisions by (rule, the caller's fields the checks can see): the checks are pure, and
+        # a server sees few distinct callers, so most requests skip evaluating the rule tree.
+        self._decisions: dict[tuple[object, ...], str | None] = {}
 
     def _read(self) -> dict[str, str]:
         assert self.policy_file is not None
@@ -180,6 +186,7 @@ class Enforcer:
                 return
             try:
                 self._rules, self._listing = compile_rules(self._read())
+                self._decisions = {}
                 log.info("policy file %s reloaded", self.policy_file)
             except PolicyError as exc:
                 self._mtime = mtime
@@ -192,16 +199,40 @@ class Enforcer:
     def check(self, key: str, ctx: RequestContext) -> None:
         """Raise Forbidden unless `ctx` may do what the rule `key` guards."""
         self._reload_if_changed()
+        decisions = self._decisions
+        caller = (
+            key,
+            ctx.user_id,
+            ctx.project_id,
+            ctx.roles,
+            ctx.service_roles,
+            ctx.host,
+            ctx.system_scope,
+            ctx.domain_id,
+        )
+        try:
+            refusal = decisions[caller]
+        except KeyError:
+            refusal = self._decide(key, ctx)
+            if len(decisions) >= MAX_DECISIONS:
+                decisions.clear()
+            decisions[caller] = refusal
+        if refusal is not None:
+            raise Forbidden(refusal)
+
+    def _decide(self, key: str, ctx: RequestContext) -> str | None:
+        """Why `ctx` may not do what the rule `key` guards; None if it may."""
         rule = BY_KEY[key]
         scope = token_scope(ctx)
         if rule.scope_types and scope not in rule.scope_types:
-            raise Forbidden(
+            return (
                 f"{rule.name} requires a scope of {', '.join(rule.scope_types)}; "
                 f"the request was made with {scope} scope."
             )
         rules = self._rules
         if not rules[rule.name](credentials(ctx), target(ctx), rules.get):
-            raise Forbidden(f"Access was denied to the following resource: {rule.name}")
+            return f"Access was denied to the following resource: {rule.name}"
+        return None
 
 
 _DEFAULT: Enforcer | None = None

@@ -33,8 +33,8 @@ def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depen
 
 def list_(request: Request, name: str | None = None, ctx: RequestContext = Depends(context)) -> Any:
     authorize(ctx, "device_profile:get_all")
-    with app_state(request).db.read() as session:
-        rows = profiles.list_profiles(session, _names(name))
+    with app_state(request).db.rows() as connection:
+        rows = profiles.list_profiles(connection, _names(name))
         base = base_url(request)
         return {"device_profiles": [render.profile(base, r) for r in rows]}
 
@@ -52,8 +52,8 @@ def show(
             f"Getting a device profile by name needs microversion {PROFILE_BY_NAME} or later; "
             f"{ident!r} is not a uuid."
         )
-    with app_state(request).db.read() as session:
-        row = profiles.find_profile(session, ident, by_name=by_name)
+    with app_state(request).db.rows() as connection:
+        row = profiles.find_profile(connection, ident, by_name=by_name)
         return {"device_profile": render.profile(base_url(request), row)}
 
 
