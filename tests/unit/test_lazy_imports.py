@@ -1,4 +1,5 @@
-"""Keystone mode's libraries stay out of servers that do not use them (their memory is the cost)."""
+"""Keystone mode's libraries, and the console's template engine, stay out of servers that do not
+use them (their memory is the cost)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ settings = load_settings(
     env={{}}, data_dir={data_dir!r}, database_url={url!r}, auth={auth!r}, reconcile_interval_s=0
 )
 create_app(settings)
-print(",".join(m for m in ("keystoneauth1", "requests", "yaml", "accord.keystone") if m in sys.modules))
+LAZY = ("keystoneauth1", "requests", "yaml", "accord.keystone", "jinja2")
+print(",".join(m for m in LAZY if m in sys.modules))
 """
 
 
@@ -41,3 +43,17 @@ def test_a_policy_file_loads_yaml_only(tmp_path: Path, migrated: dict[str, str])
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip() == "yaml"
+
+
+def test_the_console_loads_jinja2_on_its_first_page(tmp_path: Path, migrated: dict[str, str]) -> None:
+    code = PROBE.format(data_dir=str(tmp_path), url=migrated["sqlite"], auth="noauth").replace(
+        "create_app(settings)\n",
+        "from fastapi.testclient import TestClient\n"
+        # noauth serves the console to loopback callers only
+        "with TestClient(create_app(settings), client=('127.0.0.1', 50000)) as client:\n"
+        "    assert client.get('/console').status_code == 200\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "jinja2"
