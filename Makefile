@@ -118,7 +118,7 @@ bench: install keystone
 	$(BIN)/python bench/program_wait.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/fleet.py
-	@# Accord next to the real Cyborg 17, only with the peers kit: make bench PEERS=/tmp/peers
+	@# Accord next to the real Cyborg 17, only with the peers kit: make bench PEERS=../peers-kit
 	PEERS=$(PEERS) $(BIN)/python bench/side_by_side.py
 
 clean:

@@ -16,7 +16,7 @@ conductor, agent, RabbitMQ, MariaDB, placement, stubs), as the kit's README meas
 Accord's is one `accord serve` process tree (SQLite, one worker). Each run keeps bench.py's
 `calib_ms` (a fixed Python loop timed before and after: the VM's CPU speed just then).
 
-    .venv/bin/python bench/side_by_side.py --peers /tmp/peers [--rounds 2] [--duration 10]
+    .venv/bin/python bench/side_by_side.py --peers ../peers-kit [--rounds 2] [--duration 10]
         [--concurrency 1,4] [--ops get,post-delete,arq,bind] [--profiles 10] [--out DIR]
 
 Raw JSON goes to --out (default data/bench/side-by-side-<time>/, git-ignored); a markdown
