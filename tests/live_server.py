@@ -67,17 +67,16 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, ti
     raise RuntimeError(f"accord serve did not answer within {timeout}s:\n{log_path.read_text()}")
 
 
-@contextmanager
-def live_server(
+def _spawn(
     data_dir: Path,
     database_url: str,
-    auth: str = "token",
-    env: dict[str, str] | None = None,
-    port: int | None = None,
-    workers: int = 1,
-    config: Path | None = None,
-) -> Iterator[LiveServer]:
-    """`config`: a TOML file passed as `accord serve --config` ([keystone_authtoken], …)."""
+    auth: str,
+    env: dict[str, str] | None,
+    port: int | None,
+    workers: int,
+    config: Path | None,
+) -> LiveServer:
+    """Start `accord serve` without waiting for it to answer."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -104,13 +103,51 @@ def live_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    return LiveServer(url, data_dir, process, log_path)
+
+
+def _stop(server: LiveServer) -> None:
+    server.process.terminate()
     try:
-        wait_until_up(url, process, log_path)
-        yield LiveServer(url, data_dir, process, log_path)
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@contextmanager
+def live_server(
+    data_dir: Path,
+    database_url: str,
+    auth: str = "token",
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    config: Path | None = None,
+) -> Iterator[LiveServer]:
+    """`config`: a TOML file passed as `accord serve --config` ([keystone_authtoken], …)."""
+    server = _spawn(data_dir, database_url, auth, env, port, workers, config)
+    try:
+        wait_until_up(server.url, server.process, server.log_path)
+        yield server
     finally:
-        process.terminate()
+        _stop(server)
+
+
+@contextmanager
+def live_server_pair(
+    data_dirs: tuple[Path, Path], database_url: str, auth: str = "token", env: dict[str, str] | None = None
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two replicas on one (already migrated) database, started at once rather than one after
+    the other: their start-ups overlap (the second core is otherwise idle while one imports)."""
+    first = _spawn(data_dirs[0], database_url, auth, env, None, 1, None)
+    try:
+        second = _spawn(data_dirs[1], database_url, auth, env, None, 1, None)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            for server in (first, second):
+                wait_until_up(server.url, server.process, server.log_path)
+            yield first, second
+        finally:
+            _stop(second)
+    finally:
+        _stop(first)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from accord.store.db import Database
 from accord.store.models import AcceleratorRequest, AttachHandle
-from tests.live_server import live_server
+from tests.live_server import live_server, live_server_pair
 from tests.scenarios import fpga_host_snapshot
 
 HANDLES = 5
@@ -100,9 +100,9 @@ def test_threads_and_processes_never_double_book(tmp_path: Path, database_url: s
 @pytest.mark.parametrize("hostless", [False, True], ids=["nova-bind", "hostless-bind"])
 def test_two_server_replicas_never_double_book(tmp_path: Path, database_url: str, hostless: bool) -> None:
     env = {"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    with (
-        live_server(tmp_path / "a", database_url, auth="noauth", env=env) as first,
-        live_server(tmp_path / "b", database_url, auth="noauth", env=env) as second,
+    with live_server_pair((tmp_path / "a", tmp_path / "b"), database_url, auth="noauth", env=env) as (
+        first,
+        second,
     ):
         rp, arqs = _setup(first.url)
         rp = "" if hostless else rp

@@ -128,8 +128,10 @@ def test_agent_killed_mid_flash_never_flashes_again(
 def test_program_calls_waiting_on_a_slow_tool_leave_the_server_free(
     tmp_path: Path, database_url: str
 ) -> None:
-    # Each PATCH waits up to 20 s; the tool needs 60 s, so all forty wait their whole time.
-    env = {"ACCORD_PROGRAM_WAIT_S": "20"}
+    # Each PATCH waits up to 10 s; the tool needs 60 s, so all forty wait their whole time. The
+    # last of them starts waiting just before the 40 operations are seen below: the reads after
+    # that have its 10 s to be answered in (ample even on a loaded machine; 20 s only cost time).
+    env = {"ACCORD_PROGRAM_WAIT_S": "10"}
     with open_rig(tmp_path, database_url, **env) as rig, running(agent_process(rig, delay="60")):
         image = rig.image(build_gbs(NEW_AFU, N3000_INTERFACE))
         [dep] = rig.admin.get("/v2/deployables").json()["deployables"]

@@ -19,7 +19,7 @@ from accord.agent.sim.layouts import gpu
 from accord.schemas.inventory import InventorySnapshot
 from accord.store.db import Database
 from accord.store.models import AttachHandle, Deployable
-from tests.live_server import live_server
+from tests.live_server import live_server_pair
 
 ADMIN = {"X-Project-Id": "p", "X-User-Id": "u", "X-Roles": "admin,service"}
 TYPES = ("nvidia-222", "nvidia-223")
@@ -78,9 +78,9 @@ def test_two_replicas_racing_two_exclusive_types_bind_only_one(
     b = SysfsBuilder(tmp_path / "sysfs")
     gpu.tesla_t4_with_vgpu(b)
     env = {"ACCORD_RECONCILE_INTERVAL_S": "0"}
-    with (
-        live_server(tmp_path / "a", database_url, auth="noauth", env=env) as first,
-        live_server(tmp_path / "b", database_url, auth="noauth", env=env) as second,
+    with live_server_pair((tmp_path / "a", tmp_path / "b"), database_url, auth="noauth", env=env) as (
+        first,
+        second,
     ):
         rps, arqs = _setup(first.url, b.root)
         urls = [first.url, second.url]

@@ -1,5 +1,5 @@
-"""One real Placement per test module, emptied after each test; the mirror that writes to it and
-raw HTTP for the test's own reads (and for playing Nova)."""
+"""One real Placement per test session (both modules here), emptied after each test; the mirror
+that writes to it and raw HTTP for the test's own reads (and for playing Nova)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from accord.placement.mirror import PlacementMirror
 from tests.placement_server import PlacementServer, placement_headers, placement_server
 
 
-@pytest.fixture(scope="module")
+# Session-wide: every test that writes to Placement asks for `raw`, which empties it afterwards,
+# so a second module gains nothing from a Placement of its own but its start-up.
+@pytest.fixture(scope="session")
 def placement(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlacementServer]:
     with placement_server(tmp_path_factory.mktemp("placement")) as server:
         yield server
