@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session
 
 from accord.domain.errors import InvalidInput
@@ -52,24 +53,30 @@ class PartitionedDevice:
 
 
 def load_partitioned(
-    session: Session, device_ids: Iterable[int] | None = None
+    session: Session, device_ids: Iterable[int] | Select[Any] | None = None
 ) -> dict[int, PartitionedDevice]:
-    """Every partitioned device (or those named), with its parts' handle counts; three queries."""
-    query = select(Device.id, Device.counter_sets, Device.pinned_part_type, Device.preferred_part_type).where(
-        Device.counter_sets.is_not(None)
-    )
+    """Every partitioned device (or those named: ids, or a query of ids), with its parts' handle
+    counts; three queries. The later two select by a subquery, not by a list of ids: a fleet's
+    index rebuild names thousands of devices, and binding that many parameters cost more than
+    running the queries."""
+    wanted = select(Device.id).where(Device.counter_sets.is_not(None))
     if device_ids is not None:
-        query = query.where(Device.id.in_(set(device_ids)))
+        wanted = wanted.where(
+            Device.id.in_(device_ids if isinstance(device_ids, Select) else set(device_ids))
+        )
     devices = {
         dev_id: PartitionedDevice(dev_id, counters or {}, pinned or preferred)
-        for dev_id, counters, pinned, preferred in session.execute(query)
+        for dev_id, counters, pinned, preferred in session.execute(
+            select(Device.id, Device.counter_sets, Device.pinned_part_type, Device.preferred_part_type).where(
+                Device.id.in_(wanted)
+            )
+        )
     }
     if not devices:
         return {}
+    parts = (Deployable.device_id.in_(wanted), Deployable.partition.is_not(None))
     rows = session.execute(
-        select(Deployable.id, Deployable.uuid, Deployable.device_id, Deployable.partition).where(
-            Deployable.device_id.in_(devices), Deployable.partition.is_not(None)
-        )
+        select(Deployable.id, Deployable.uuid, Deployable.device_id, Deployable.partition).where(*parts)
     ).all()
     counts = {
         dep_id: (total, int(used or 0))
@@ -79,13 +86,14 @@ def load_partitioned(
                 func.count(),
                 func.sum(case((AttachHandle.in_use.is_(True), 1), else_=0)),
             )
-            .where(AttachHandle.deployable_id.in_([r[0] for r in rows]), AttachHandle.lost.is_(False))
+            .join(Deployable, Deployable.id == AttachHandle.deployable_id)
+            .where(*parts, AttachHandle.lost.is_(False))
             .group_by(AttachHandle.deployable_id)
         )
     }
     for dep_id, dep_uuid, device_id, raw in rows:
         spec = PartitionSpec.from_json(raw)
-        if spec is None:
+        if spec is None or device_id not in devices:  # a device that turned partitioned meanwhile
             continue
         total, used = counts.get(dep_id, (0, 0))
         device = devices[device_id]
@@ -129,18 +137,16 @@ def guard_partitions(session: Session, device_ids: Iterable[int]) -> str | None:
     return None
 
 
-def free_units(session: Session, deployable_ids: list[int]) -> dict[int, int]:
+def free_units(session: Session, deployable_ids: list[int] | Select[Any]) -> dict[int, int]:
     """Deployable id -> units it can still take now, for the partitions among `deployable_ids`
-    (the scheduler caps their free inventory with it)."""
-    device_ids = set(
-        session.scalars(
-            select(Deployable.device_id)
-            .where(Deployable.id.in_(deployable_ids), Deployable.partition.is_not(None))
-            .distinct()
-        )
+    (ids, or a query of them; the scheduler caps their free inventory with it)."""
+    devices = (
+        select(Deployable.device_id)
+        .where(Deployable.id.in_(deployable_ids), Deployable.partition.is_not(None))
+        .distinct()
     )
     found: dict[int, int] = {}
-    for device in load_partitioned(session, device_ids).values() if device_ids else ():
+    for device in load_partitioned(session, devices).values():
         free = capacities(device.counter_sets, device.parts)
         found.update({device.deployable_ids[key]: units for key, units in free.items()})
     return found
