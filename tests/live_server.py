@@ -106,13 +106,18 @@ def _spawn(
     return LiveServer(url, data_dir, process, log_path)
 
 
-def _stop(server: LiveServer) -> None:
-    server.process.terminate()
+def terminate(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """SIGTERM, as a service manager stops the server; killed if it does not end within `timeout`."""
+    process.terminate()
     try:
-        server.process.wait(timeout=10)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+        process.kill()
+        process.wait()
+
+
+def _stop(server: LiveServer) -> None:
+    terminate(server.process)
 
 
 @contextmanager
@@ -151,3 +156,22 @@ def live_server_pair(
             _stop(second)
     finally:
         _stop(first)
+
+
+DEMO_HOSTS = {"demo-fpga", "demo-gpu", "demo-net"}
+
+
+def wait_for_demo_hosts(url: str, timeout: float, poll_s: float = 0.2) -> None:
+    """Until `accord up --demo`'s three simulated hosts have reported (over plain HTTP: a CLI
+    process per poll would cost ~1 s of CPU); returns at the deadline either way, so the
+    caller's own assertions say what was missing."""
+    deadline = time.monotonic() + timeout
+    admin = {"X-Project-Id": "admin", "X-Roles": "admin,service"}
+    while time.monotonic() < deadline:
+        try:
+            devices = httpx.get(f"{url}/v2/devices", headers=admin, timeout=5).json()["devices"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            devices = []
+        if {d["hostname"] for d in devices} >= DEMO_HOSTS:
+            return
+        time.sleep(poll_s)

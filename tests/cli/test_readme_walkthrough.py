@@ -7,13 +7,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.live_server import ACCORD, free_port, interrupt
+from tests.live_server import ACCORD, free_port, interrupt, wait_for_demo_hosts
 
 pytestmark = pytest.mark.slow
 
@@ -77,15 +76,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
             [ACCORD, "up", "--demo", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                devices = httpx.get(f"{url}/v2/devices", headers=ADMIN, timeout=5).json()["devices"]
-            except (httpx.HTTPError, KeyError, ValueError):
-                devices = []
-            if {"demo-fpga", "demo-gpu", "demo-net"} <= {d["hostname"] for d in devices}:
-                break
-            time.sleep(0.5)
+        wait_for_demo_hosts(url, timeout=90, poll_s=0.5)
         tour = subprocess.run(
             ["bash", "-c", tour_script(port)],
             cwd=tmp_path,

@@ -7,16 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.live_server import free_port, interrupt
+from tests.live_server import free_port, interrupt, wait_for_demo_hosts
 
 ACCORD = str(Path(sys.executable).parent / "accord")
-# what `accord device list` sends in noauth mode: an admin
-ADMIN = {"X-Project-Id": "admin", "X-Roles": "admin,service"}
 
 
 def test_up_demo_shows_three_simulated_hosts(tmp_path: Path) -> None:
@@ -28,16 +23,7 @@ def test_up_demo_shows_three_simulated_hosts(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        # Wait over plain HTTP (a CLI process per poll costs ~1 s of CPU), then ask the CLI once.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                devices = httpx.get(f"{url}/v2/devices", headers=ADMIN, timeout=5).json()["devices"]
-            except (httpx.HTTPError, KeyError, ValueError):
-                devices = []
-            if {"demo-fpga", "demo-gpu", "demo-net"} <= {d["hostname"] for d in devices}:
-                break
-            time.sleep(0.2)
+        wait_for_demo_hosts(url, timeout=60)  # then ask the CLI once
         done = subprocess.run(
             [ACCORD, "--url", url, "--json", "device", "list"], capture_output=True, text=True, env=env
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import ACCORD, free_port
+from tests.live_server import ACCORD, free_port, terminate
 
 
 @dataclass
@@ -71,12 +71,7 @@ class Replica:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, timeout=15)
 
     def log(self) -> str:
         return "\n".join(
