@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from accord.domain.context import RequestContext
 from accord.domain.errors import InvalidInput
-from accord.store.models import AcceleratorRequest, AuditEvent, Deployable, Device, Operation
+from accord.store.models import AcceleratorRequest, AuditEvent, Device, Operation
 
 OUTCOMES = ("success", "failure", "refused", "started")
 
@@ -75,40 +75,6 @@ def record_operation(session: Session, operation: Operation, actor: str | None) 
 ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "started"}
 
 
-def record_arq(
-    session: Session,
-    actor: RequestContext,
-    action: str,
-    arq: AcceleratorRequest,
-    outcome: str | None = None,
-    device_uuid: str | None = None,
-) -> AuditEvent:
-    """A bind, unbind or delete of one ARQ, naming the device its deployable belongs to (the
-    caller may pass it when it already knows it)."""
-    if device_uuid is None and arq.deployable_id is not None:
-        device_uuid = session.scalar(
-            select(Device.uuid).join(Deployable).where(Deployable.id == arq.deployable_id)
-        )
-    elif device_uuid is None and arq.device_rp_uuid:
-        device_uuid = session.scalar(
-            select(Device.uuid).join(Deployable).where(Deployable.rp_uuid == arq.device_rp_uuid)
-        )
-    return record(
-        session,
-        actor,
-        action,
-        "accelerator_request",
-        arq.uuid,
-        outcome or ARQ_OUTCOMES.get(arq.state, "success"),
-        device_uuid=device_uuid,
-        state=arq.state,
-        hostname=arq.hostname,
-        instance_uuid=arq.instance_uuid,
-        device_rp_uuid=arq.device_rp_uuid,
-        project=arq.project_id,
-    )
-
-
 def arq_events(
     session: Session,
     actor: RequestContext,
@@ -116,8 +82,8 @@ def arq_events(
     arqs: Sequence[tuple[AcceleratorRequest, str | None]],
     outcome: str | None = None,
 ) -> None:
-    """`record_arq` for many ARQs in one INSERT, without the unit of work (the bind and delete
-    paths): each ARQ comes with the uuid of its device, already known to the caller."""
+    """A bind, unbind or delete of many ARQs in one INSERT, without the unit of work: each ARQ
+    comes with the uuid of its device, already known to the caller."""
     if not arqs:
         return
     user_id = actor.user_id or (f"agent:{actor.host}" if actor.host else None)
