@@ -110,6 +110,15 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                         assert client.get(f"/v2/accelerator_requests/{arq}").json()["state"] == "Bound"
                     with counter.counting("DELETE ?instance=") as remove:
                         client.delete(f"/v2/accelerator_requests?instance={instance}").raise_for_status()
+                    arq = client.post("/v2/accelerator_requests", json={"device_profile_name": "seed-0"})
+                    arq = arq.json()["arqs"][0]["uuid"]
+                    with counter.counting("DELETE ?arqs= (Initial)") as remove_initial:
+                        client.delete(f"/v2/accelerator_requests?arqs={arq}").raise_for_status()
+                    arq = client.post("/v2/accelerator_requests", json={"device_profile_name": "seed-0"})
+                    arq = arq.json()["arqs"][0]["uuid"]
+                    assert client.patch("/v2/accelerator_requests", json={arq: ops}).status_code == 202
+                    with counter.counting("DELETE ?arqs= (bound)") as remove_bound:
+                        client.delete(f"/v2/accelerator_requests?arqs={arq}").raise_for_status()
                 rows = [
                     ("GET /v2/device_profiles (10)", get),
                     ("POST /v2/device_profiles", post),
@@ -118,6 +127,8 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                     ("PATCH bind (Nova's form)", bind),
                     ("GET /v2/accelerator_requests/{uuid}", show),
                     ("DELETE ?instance= (bound)", remove),
+                    ("DELETE ?arqs= (Initial)", remove_initial),
+                    ("DELETE ?arqs= (bound)", remove_bound),
                 ]
             db.dispose()
         finally:

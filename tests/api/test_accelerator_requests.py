@@ -53,6 +53,27 @@ def test_create_yields_one_initial_arq_per_amount(api: Api) -> None:
     assert "id" not in first
 
 
+def test_a_created_arq_reads_back_as_it_was_answered(api: Api) -> None:
+    """The create answers from the rows it inserted, the GET from the database: same body, on
+    SQLite and PostgreSQL alike, timestamps included; the group is copied onto the ARQ."""
+    api.post(
+        "/v2/device_profiles",
+        json=[{"name": "Two-Groups", "groups": [{"resources:FPGA": "1"}, {"resources:GPU": "2"}]}],
+    )
+    created = create(api.as_(MEMBER), "Two-Groups")
+    assert len({a["uuid"] for a in created}) == 3
+    for arq in created:
+        assert api.as_(MEMBER).get(f"/v2/accelerator_requests/{arq['uuid']}").json() == arq
+        assert arq["created_at"].endswith("+00:00") and arq["updated_at"] is None
+    assert api.as_(MEMBER).get("/v2/accelerator_requests").json() == {"arqs": created}
+
+
+def test_a_name_that_looks_like_a_uuid_is_still_a_name(api: Api, profile: dict[str, Any]) -> None:
+    r = api.post("/v2/accelerator_requests", json={"device_profile_name": profile["uuid"]})
+    assert r.status_code == 404
+    assert r.json()["error_message"] == f"Device profile {profile['uuid']!r} could not be found."
+
+
 def test_xilinx_group_counts_fpga_twice(api: Api) -> None:
     api.post(
         "/v2/device_profiles",
@@ -352,6 +373,43 @@ def test_delete_by_arqs_unbinds_first_and_needs_service_when_bound(
             json=bind_patch(a, one_fpga_host["rp_uuid"], vm=str(uuid.UUID(int=i + 9))),
         )
         assert api.get(f"/v2/accelerator_requests/{a}").json()["state"] == "Bound"
+
+
+def test_delete_by_arqs_is_all_or_nothing(api: Api, profile: dict[str, Any]) -> None:
+    mine = [create(api.as_(MEMBER))[0]["uuid"] for _ in range(2)]
+    theirs = create(api.as_(OTHER_MEMBER))[0]["uuid"]
+    for query in (f"{mine[0]},{uuid.uuid4()}", f"{mine[0]},{theirs}", f"{mine[1]},{mine[0]},{theirs}"):
+        r = api.as_(MEMBER).delete(f"/v2/accelerator_requests?arqs={query}")
+        assert r.status_code == 404
+        assert r.json()["error_message"] == f"Accelerator request {query.split(',')[-1]} could not be found."
+    assert len(api.as_(MEMBER).get("/v2/accelerator_requests").json()["arqs"]) == 2
+    both = f"{mine[1].upper()}, {mine[0]}"
+    assert api.as_(MEMBER).delete(f"/v2/accelerator_requests?arqs={both}").status_code == 204
+    assert [a["uuid"] for a in api.get("/v2/accelerator_requests").json()["arqs"]] == [theirs]
+
+
+def test_delete_by_arqs_is_audited_with_the_device_it_held(
+    api: Api, one_fpga_host: dict[str, Any], profile: dict[str, Any]
+) -> None:
+    bound, initial = (create(api.as_(MEMBER))[0]["uuid"] for _ in range(2))
+    api.as_(NOVA).patch("/v2/accelerator_requests", json=bind_patch(bound, one_fpga_host["rp_uuid"]))
+    assert api.as_(NOVA).delete(f"/v2/accelerator_requests?arqs={initial},{bound}").status_code == 204
+    events = api.get("/v2/audit_events?action=arq.delete").json()["audit_events"]
+    by_target = {e["target_uuid"]: e for e in events}
+    assert len(events) == 2 and set(by_target) == {bound, initial}
+    device = api.get("/v2/devices").json()["devices"][0]["uuid"]
+    assert by_target[bound]["device_uuid"] == device
+    assert by_target[bound]["outcome"] == "success"
+    assert by_target[bound]["user_id"] == "u-one" and by_target[bound]["project_id"] == "p-one"
+    assert by_target[bound]["detail"] == {
+        "state": "Bound",
+        "hostname": "host-a",
+        "instance_uuid": VM,
+        "device_rp_uuid": one_fpga_host["rp_uuid"],
+        "project": "p-one",
+    }
+    assert by_target[initial]["device_uuid"] is None
+    assert by_target[initial]["detail"] == {"state": "Initial", "project": "p-one"}
 
 
 def test_delete_by_instance_is_idempotent_and_needs_service(

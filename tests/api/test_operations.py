@@ -97,6 +97,23 @@ def test_unbind_before_the_agent_runs_cancels_the_work(api: Api, vgpu_arq: dict[
     assert states["create_mdev"] == "failed"
 
 
+def test_deleting_a_waiting_arq_by_uuid_cancels_its_work(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    assert api.as_(NOVA).delete(f"/v2/accelerator_requests?arqs={vgpu_arq['uuid']}").status_code == 204
+    assert api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"] == []
+    [create] = api.get("/v2/operations").json()["operations"]
+    assert (create["kind"], create["state"]) == ("create_mdev", "failed")
+    assert create["error"] == "cancelled: the accelerator request was unbound"
+
+
+def test_deleting_a_bound_vgpu_arq_by_uuid_removes_its_mdev(api: Api, vgpu_arq: dict[str, Any]) -> None:
+    [op] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    api.as_(AGENT).post(f"/v2/hosts/gpu-1/operations/{op['uuid']}", json={"succeeded": True})
+    assert api.as_(NOVA).delete(f"/v2/accelerator_requests?arqs={vgpu_arq['uuid']}").status_code == 204
+    [removal] = api.as_(AGENT).post("/v2/hosts/gpu-1/operations/claim").json()["operations"]
+    assert removal["kind"] == "remove_mdev"
+    assert removal["params"]["mdev_uuid"] == op["params"]["mdev_uuid"]
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [({"succeeded": False}, 400), ({"succeeded": "yes"}, 400), ({"succeeded": True, "x": 1}, 400), ([], 400)],

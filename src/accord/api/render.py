@@ -8,8 +8,10 @@ from typing import Any
 
 from accord.domain.arq import ARQState
 from accord.domain.rollout import counts
+from accord.store.arq_rows import NewArq
 from accord.store.models import (
     AcceleratorRequest,
+    AttachHandle,
     Attribute,
     AuditEvent,
     Deployable,
@@ -52,11 +54,21 @@ def profile(base: str, row: ProfileRow) -> dict[str, Any]:
 
 def arq(base: str, row: AcceleratorRequest) -> dict[str, Any]:
     bound = row.state == ARQState.BOUND.value and row.attach_handle is not None
-    handle = row.attach_handle if bound else None
+    return _arq(base, row, row.profile.name, row.attach_handle if bound else None)
+
+
+def new_arq(base: str, row: NewArq) -> dict[str, Any]:
+    """A just-created ARQ, from its row: it holds no handle yet."""
+    return _arq(base, row, row.device_profile_name, None)
+
+
+def _arq(
+    base: str, row: AcceleratorRequest | NewArq, profile_name: str, handle: AttachHandle | None
+) -> dict[str, Any]:
     return {
         "uuid": row.uuid,
         "state": row.state,
-        "device_profile_name": row.profile.name,
+        "device_profile_name": profile_name,
         "device_profile_group_id": row.device_profile_group_id,
         "hostname": row.hostname,
         "device_rp_uuid": row.device_rp_uuid,

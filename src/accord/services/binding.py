@@ -22,8 +22,8 @@ from accord.domain.matching import group_mismatch
 from accord.domain.usability import unusable_reason
 from accord.services.app import Services
 from accord.services.auditing import refusals_audited
+from accord.store import arq_rows, audit, quotas
 from accord.store import arqs as arq_store
-from accord.store import audit, quotas
 from accord.store.binding import (
     Claimed,
     HandlePreparer,
@@ -52,9 +52,9 @@ class BindOutcome:
 
 def create_arqs(
     services: Services, ctx: RequestContext, profile_name: str, group: int | None
-) -> list[AcceleratorRequest]:
-    with services.db.write() as session:
-        return arq_store.create_arqs(session, ctx, profile_name, group)
+) -> list[arq_rows.NewArq]:
+    with services.db.write_core() as conn:
+        return arq_rows.create_arqs(conn, ctx, profile_name, group)
 
 
 def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> BindOutcome:
@@ -94,11 +94,12 @@ def delete_arqs(
     services: Services, ctx: RequestContext, arq_uuids: Sequence[str] | None, instance: str | None
 ) -> None:
     """Delete named ARQs, or every ARQ of an instance (a service's call); bound ones are unbound."""
+    if arq_uuids is not None:
+        _delete_named(services, ctx, arq_uuids)
+        return
     with services.db.write() as session:
         found = arq_store.lock_for_release(session, ctx, arq_uuids, instance)
         rows = [f.arq for f in found]
-        if arq_uuids is not None:
-            arq_store.require_service_for_bound(ctx, rows)
         hosts: set[str | None] = {arq.hostname for arq in rows}
         audit.arq_events(session, ctx, "arq.delete", [(f.arq, f.device_uuid) for f in found], "success")
         # The rows go next: their unbound state need not be written first.
@@ -112,6 +113,17 @@ def delete_arqs(
             session.expunge(arq)
         arq_store.delete_rows(session, rows)
     services.refresh_hosts(hosts)
+
+
+def _delete_named(services: Services, ctx: RequestContext, arq_uuids: Sequence[str]) -> None:
+    """All or nothing: an ARQ not found is a 404, and a bound one needs a service."""
+    with services.db.write_core() as conn:
+        found = arq_rows.lock_for_delete(conn, ctx, arq_uuids)
+        arq_rows.require_service_for_bound(ctx, found)
+        audit.arq_events(conn, ctx, "arq.delete", [(a, a.device_uuid) for a in found], "success")
+        arq_rows.unbind_before_delete(conn, found)
+        arq_rows.delete_rows(conn, found)
+    services.refresh_hosts({a.hostname for a in found})
 
 
 def check_bindable(session: Session, deployable: Deployable, known: Target | None = None) -> None:

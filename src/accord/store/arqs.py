@@ -1,4 +1,7 @@
-"""Accelerator-request queries: create per group and amount, list, get, delete."""
+"""Accelerator-request queries on ORM objects: list, get, lock for a bind or a release, delete.
+
+Creating ARQs and deleting them by uuid work on rows instead (`store/arq_rows.py`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Executable,
-    Select,
     Table,
-    and_,
     bindparam,
     delete,
     exists,
@@ -25,54 +26,18 @@ from sqlalchemy.orm import Session, aliased, lazyload
 
 from accord.domain.arq import RESOLVED_STATES, ARQState
 from accord.domain.context import RequestContext
-from accord.domain.device_profile import parse_groups
-from accord.domain.errors import Forbidden, InvalidInput, Locked, NotFound
+from accord.domain.errors import Locked, NotFound
+from accord.store.arq_statements import scope_of as _scope_of
+from accord.store.arq_statements import scoped as _scoped
+from accord.store.arq_statements import visible, with_held_device
 from accord.store.models import (
     AcceleratorRequest,
-    Deployable,
     Device,
-    DeviceProfile,
     Operation,
     Quota,
     utcnow,
 )
 from accord.store.operations import PENDING
-
-
-def visible(ctx: RequestContext) -> ColumnElement[bool] | None:
-    """The project filter for a caller: admins and services (by their own role, e.g. Nova's
-    service user) see all; everyone else, a service token included, sees its own project."""
-    if ctx.is_admin or "service" in ctx.roles:
-        return None
-    return AcceleratorRequest.project_id == ctx.project_id
-
-
-def create_arqs(
-    session: Session, ctx: RequestContext, profile_name: str, only_group: int | None = None
-) -> list[AcceleratorRequest]:
-    profile = session.scalar(select(DeviceProfile).where(DeviceProfile.name == profile_name))
-    if profile is None:
-        raise NotFound(f"Device profile {profile_name!r} could not be found.")
-    groups = parse_groups(profile.profile_json.get("groups"))
-    raw_groups = profile.profile_json["groups"]
-    if only_group is not None and not 0 <= only_group < len(groups):
-        raise InvalidInput(f"Device profile {profile_name!r} has no group {only_group}.")
-    arqs = [
-        AcceleratorRequest(
-            project_id=ctx.project_id,
-            state=ARQState.INITIAL.value,
-            device_profile_id=profile.id,
-            device_profile_group_id=index,
-            device_profile_group=raw_groups[index],
-            profile=profile,
-        )
-        for index, group in enumerate(groups)
-        if only_group is None or index == only_group
-        for _ in range(group.arq_count())
-    ]
-    session.add_all(arqs)
-    session.flush()
-    return arqs
 
 
 def list_arqs(
@@ -114,25 +79,6 @@ def get_arq(
 # variant with bound parameters (building a statement costs more CPU than running it).
 _OTHER_ARQ = aliased(AcceleratorRequest, name="other_arq")
 _NO_RELATIONS = (lazyload(AcceleratorRequest.profile), lazyload(AcceleratorRequest.attach_handle))
-
-
-def _scope_of(ctx: RequestContext, params: dict[str, Any]) -> str:
-    """`visible(ctx)` as a variant of a prebuilt statement: "all", "project" (bound as `scope`),
-    or "none" for a project-less caller (its filter is `project_id IS NULL`, as `visible` says)."""
-    if visible(ctx) is None:
-        return "all"
-    if ctx.project_id is None:
-        return "none"
-    params["scope"] = ctx.project_id
-    return "project"
-
-
-def _scoped(query: Select[*tuple[Any, ...]], scope: str) -> Executable:
-    if scope == "project":
-        return query.where(AcceleratorRequest.project_id == bindparam("scope"))
-    if scope == "none":
-        return query.where(AcceleratorRequest.project_id.is_(None))
-    return query
 
 
 @cache
@@ -215,19 +161,8 @@ class ArqToRelease:
 def _lock_for_release_query(by_instance: bool, scope: str) -> Executable:
     pending = exists().where(Operation.arq_id == AcceleratorRequest.id, Operation.state == PENDING)
     query = (
-        select(AcceleratorRequest, Device.uuid, pending.label("has_pending"))
+        with_held_device(select(AcceleratorRequest, Device.uuid, pending.label("has_pending")))
         .options(*_NO_RELATIONS)
-        .outerjoin(
-            Deployable,
-            or_(
-                Deployable.id == AcceleratorRequest.deployable_id,
-                and_(
-                    AcceleratorRequest.deployable_id.is_(None),
-                    Deployable.rp_uuid == AcceleratorRequest.device_rp_uuid,
-                ),
-            ),
-        )
-        .outerjoin(Device, Device.id == Deployable.device_id)
         .order_by(AcceleratorRequest.id)
         .with_for_update(of=AcceleratorRequest)
     )
@@ -301,17 +236,6 @@ def write_bind(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:
     for arq in arqs:
         arq.updated_at = now
         session.expunge(arq)
-
-
-def require_service_for_bound(ctx: RequestContext, arqs: Sequence[AcceleratorRequest]) -> None:
-    """Deleting a bound ARQ unbinds it from a VM: only a service may (CVE-2026-40214)."""
-    if ctx.is_service or ctx.is_admin:
-        return
-    for arq in arqs:
-        if arq.state != ARQState.INITIAL.value:
-            raise Forbidden(
-                f"Deleting accelerator request {arq.uuid} in state {arq.state} requires a service token."
-            )
 
 
 def delete_rows(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from accord.domain.context import RequestContext
 from accord.domain.errors import InvalidInput
-from accord.store.models import AcceleratorRequest, AuditEvent, Device, Operation
+from accord.store.models import AuditEvent, Device, Operation
 
 OUTCOMES = ("success", "failure", "refused", "started")
 
@@ -75,11 +75,31 @@ def record_operation(session: Session, operation: Operation, actor: str | None) 
 ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "started"}
 
 
+class ArqFacts(Protocol):
+    """What an ARQ's audit event tells of it: an ORM object or a row (`store/arq_rows.py`)."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def hostname(self) -> str | None: ...
+    @property
+    def instance_uuid(self) -> str | None: ...
+    @property
+    def device_rp_uuid(self) -> str | None: ...
+    @property
+    def project_id(self) -> str | None: ...
+
+
+_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
 def arq_events(
-    session: Session,
+    session: Session | Connection,
     actor: RequestContext,
     action: str,
-    arqs: Sequence[tuple[AcceleratorRequest, str | None]],
+    arqs: Sequence[tuple[ArqFacts, str | None]],
     outcome: str | None = None,
 ) -> None:
     """A bind, unbind or delete of many ARQs in one INSERT, without the unit of work: each ARQ
@@ -88,7 +108,7 @@ def arq_events(
         return
     user_id = actor.user_id or (f"agent:{actor.host}" if actor.host else None)
     session.execute(
-        insert(cast(Table, AuditEvent.__table__)),
+        _INSERT,
         [
             {
                 "user_id": user_id,
@@ -106,7 +126,7 @@ def arq_events(
     )
 
 
-def _arq_detail(arq: AcceleratorRequest) -> dict[str, Any]:
+def _arq_detail(arq: ArqFacts) -> dict[str, Any]:
     detail = {
         "state": arq.state,
         "hostname": arq.hostname,

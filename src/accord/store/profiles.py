@@ -88,6 +88,12 @@ def find_profile(connection: Connection | Session, ident: str, *, by_name: bool)
     return ProfileRow(*row)
 
 
+def named_profile(conn: Connection, name: str) -> ProfileRow | None:
+    """By exact name only (an ARQ's profile: a uuid-looking name is still a name)."""
+    row = conn.execute(_BY_NAME, {"ident": name}).first()
+    return None if row is None else ProfileRow(*row)
+
+
 def _connection(connection: Connection | Session) -> Connection:
     # Core statements on the session's connection: rows, no ORM compile or identity map.
     return connection.connection() if isinstance(connection, Session) else connection

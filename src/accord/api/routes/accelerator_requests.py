@@ -25,7 +25,7 @@ def create(request: Request, body: Any = Body(None), ctx: RequestContext = Depen
         app_state(request), ctx, wanted.device_profile_name, wanted.device_profile_group_id
     )
     base = base_url(request)
-    return {"arqs": [render.arq(base, r) for r in rows]}
+    return {"arqs": [render.new_arq(base, r) for r in rows]}
 
 
 def list_(
