@@ -15,7 +15,7 @@ from accord.domain.device_profile import parse_profile
 from accord.domain.errors import BadState
 from accord.schemas.inventory import InventorySnapshot
 from accord.services.binding import bind_arqs
-from accord.store.arqs import create_arqs
+from accord.store.arq_rows import create_arqs
 from accord.store.bind_operations import complete_bind_operation, mdev_preparer
 from accord.store.db import Database
 from accord.store.firmware import complete_flash
@@ -45,7 +45,7 @@ def test_dead_agent_operation_is_retried_then_fails_the_bind(db: Database) -> No
     with db.write() as session:
         apply_inventory_snapshot(session, InventorySnapshot.model_validate(gpu_mdev_snapshot("gpu-1")))
         create_profile(session, parse_profile([{"name": "v", "groups": [{"resources:VGPU": "1"}]}]))
-        arq_uuid = create_arqs(session, SYSTEM, "v")[0].uuid
+        arq_uuid = create_arqs(session.connection(), SYSTEM, "v")[0].uuid
         rp = session.scalars(select(Deployable.rp_uuid)).one()
         bind_arqs(session, SYSTEM, [BindRequest(arq_uuid, VM, "gpu-1", rp)], preparers=[mdev_preparer])
     for attempt in range(1, 4):

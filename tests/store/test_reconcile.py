@@ -14,7 +14,7 @@ from accord.domain.errors import Conflict
 from accord.reconcile import expire_stuck_binds, reconcile_once
 from accord.schemas.inventory import InventorySnapshot
 from accord.services.binding import bind_arqs, check_bindable
-from accord.store.arqs import create_arqs
+from accord.store.arq_rows import create_arqs
 from accord.store.db import Database
 from accord.store.inventory import apply_inventory_snapshot, mark_lost_hosts
 from accord.store.models import AcceleratorRequest, AttachHandle, Deployable, Host, utcnow
@@ -30,7 +30,7 @@ def _seed(db: Database) -> str:
             session, InventorySnapshot.model_validate(fpga_host_snapshot("host-a", vfs=2))
         )
         create_profile(session, parse_profile([{"name": "dp", "groups": [{"resources:FPGA": "1"}]}]))
-        arq = create_arqs(session, SYSTEM, "dp")[0]
+        arq = create_arqs(session.connection(), SYSTEM, "dp")[0]
         return arq.uuid
 
 
