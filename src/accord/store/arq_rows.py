@@ -61,7 +61,7 @@ class HeldArq(NamedTuple):
 
 _ARQS = cast(Table, AcceleratorRequest.__table__)
 _INSERT = insert(_ARQS)
-# Its own columns, then the device's uuid and whether operations wait on it.
+# A HeldArq's columns of the ARQ table (the query adds device_uuid and has_pending).
 _HELD_COLUMNS = [_ARQS.c[name] for name in HeldArq._fields if name in _ARQS.c]
 _DELETE = delete(_ARQS).where(_ARQS.c.id == bindparam("row_id"))  # executemany: no IN list to expand
 
@@ -108,9 +108,9 @@ def create_arqs(
 def _lock_for_delete_query(scope: str, one: bool) -> Executable:
     # One uuid (the usual delete) is compared with `=`: an IN list is expanded at each execution.
     named = _ARQS.c.uuid == bindparam("uuid") if one else _ARQS.c.uuid.in_(bindparam("uuids", expanding=True))
-    pending = exists().where(Operation.arq_id == _ARQS.c.id, Operation.state == PENDING)
+    pending = exists().where(Operation.arq_id == _ARQS.c.id, Operation.state == PENDING).label("has_pending")
     query = (
-        with_held_device(select(*_HELD_COLUMNS, Device.uuid, pending.label("has_pending")))
+        with_held_device(select(*_HELD_COLUMNS, Device.uuid.label("device_uuid"), pending))
         .where(named)
         .order_by(_ARQS.c.id)
         .with_for_update(of=_ARQS)
@@ -153,8 +153,8 @@ def require_service_for_bound(ctx: RequestContext, arqs: Sequence[HeldArq]) -> N
 def unbind_before_delete(conn: Connection, arqs: Sequence[HeldArq]) -> None:
     """ARQs in any state but Initial or Unbound are unbound first: their handles are released
     and the operations waiting on them cancelled. The unbind works on ORM objects: a Session
-    joins this transaction for it, and each ARQ is a detached stand-in built from its row
-    (its row is deleted next, so what the unbind changes on it is never written)."""
+    joins this transaction for it, and each ARQ is a stand-in built from its row, kept out of
+    the session (its row is deleted next, so what the unbind changes on it is never written)."""
     bound = {arq.id: arq for arq in arqs if arq.state not in (INITIAL, UNBOUND)}
     if not bound:
         return
