@@ -73,6 +73,8 @@ def record_operation(session: Session, operation: Operation, actor: str | None) 
 
 
 ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "started"}
+# Built once: binds, unbinds and deletes each write their events with it.
+_INSERT_EVENTS = insert(cast(Table, AuditEvent.__table__))
 
 
 def arq_events(
@@ -87,8 +89,8 @@ def arq_events(
     if not arqs:
         return
     user_id = actor.user_id or (f"agent:{actor.host}" if actor.host else None)
-    session.execute(
-        insert(cast(Table, AuditEvent.__table__)),
+    session.connection().execute(
+        _INSERT_EVENTS,
         [
             {
                 "user_id": user_id,
