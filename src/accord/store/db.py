@@ -30,11 +30,15 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def make_engine(
-    url: str, connect_timeout_s: float = 5, statement_timeout_s: float = 30, **kwargs: Any
+    url: str,
+    connect_timeout_s: float = 5,
+    statement_timeout_s: float = 30,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    **kwargs: Any,
 ) -> Engine:
     """PostgreSQL connections are bounded everywhere a database outage could hang a request:
     connecting, waiting for a pooled connection, each statement, and a peer that went silent
-    (TCP keepalives). A pooled connection idle for over `PING_AFTER_IDLE_S` is pinged before use
+    (TCP keepalives). A pooled connection idle for over `ping_after_idle_s` is pinged before use
     (the round trip is not paid by every request of a busy server); a connection that dies under
     a request fails it with a disconnect, which invalidates the whole pool: either way the pool
     recovers by itself."""
@@ -61,7 +65,7 @@ def make_engine(
     }
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     if not kwargs["pool_pre_ping"]:
-        _ping_when_idle(engine, PING_AFTER_IDLE_S)
+        _ping_when_idle(engine, ping_after_idle_s)
     return engine
 
 
