@@ -4,16 +4,25 @@ Measures Nova-style binds (hostname + device_rp_uuid given) and host-less binds 
 scheduler places them), then checks that no attach handle was booked twice.
 
     .venv/bin/python bench/binds.py [--backend postgresql|sqlite] [--clients 8] [--binds 800]
+        [--generator asyncio|httpx-threads]
 
-Also reports the server's CPU time per bind (its process tree, from /proc) and the load average,
-since wall-clock rates on a shared machine move with what else runs. `--async-commit` sets
-`synchronous_commit = off` on the bench's own database only (never the server's global config),
-to tell what waiting for the WAL flush at each commit costs.
+Also reports the server's CPU time per bind (its process tree, from /proc), the bench's own CPU
+time per bind while it binds (the load generator shares the machine's cores with the server)
+and the load average, since wall-clock rates on a shared machine move with what else runs.
+`--async-commit` sets `synchronous_commit = off` on the bench's own database only (never the
+server's global config), to tell what waiting for the WAL flush at each commit costs.
+
+The generator: `asyncio` (default) is one event loop with one task per client, each on its own
+keep-alive HTTP/1.1 connection, sending request bytes built before the clock starts; the
+`httpx-threads` generator (the earlier one) is a thread per client with an `httpx.Client`, which
+costs several times the CPU per request on the client side.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import platform
 import statistics
@@ -23,8 +32,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvloop
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,26 +89,33 @@ def create_arqs(client: httpx.Client, count: int) -> list[str]:
     ]
 
 
-def run_binds(
-    url: str, arqs: list[str], hosts_by_rp: dict[str, str], clients: int, hostless: bool
-) -> tuple[float, list[float], int]:
+def bind_bodies(arqs: list[str], hosts_by_rp: dict[str, str], hostless: bool) -> list[dict[str, Any]]:
+    """Nova's PATCH body per ARQ: a new instance, and (Nova's form) the host and rp it chose."""
     rps = list(hosts_by_rp)
+    bodies = []
+    for n, arq in enumerate(arqs):
+        ops = [{"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())}]
+        if not hostless:
+            rp = rps[n % len(rps)]
+            ops += [
+                {"op": "add", "path": "/hostname", "value": hosts_by_rp[rp]},
+                {"op": "add", "path": "/device_rp_uuid", "value": rp},
+            ]
+        bodies.append({arq: ops})
+    return bodies
+
+
+def run_binds_threads(url: str, bodies: list[dict[str, Any]], clients: int) -> tuple[float, list[float], int]:
+    """The earlier generator: one thread per client, each with its own `httpx.Client`."""
     latencies: list[float] = []
     failures = 0
 
     def worker(index: int) -> None:
         nonlocal failures
         with httpx.Client(base_url=url, headers=ADMIN, timeout=60) as client:
-            for n in range(index, len(arqs), clients):
-                ops = [{"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())}]
-                if not hostless:
-                    rp = rps[n % len(rps)]
-                    ops += [
-                        {"op": "add", "path": "/hostname", "value": hosts_by_rp[rp]},
-                        {"op": "add", "path": "/device_rp_uuid", "value": rp},
-                    ]
+            for n in range(index, len(bodies), clients):
                 started = time.perf_counter()
-                response = client.patch("/v2/accelerator_requests", json={arqs[n]: ops})
+                response = client.patch("/v2/accelerator_requests", json=bodies[n])
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 202:
                     failures += 1
@@ -106,6 +124,59 @@ def run_binds(
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
     return time.perf_counter() - started, latencies, failures
+
+
+def run_binds_asyncio(url: str, bodies: list[dict[str, Any]], clients: int) -> tuple[float, list[float], int]:
+    """One event loop, one task per client, each on its own keep-alive HTTP/1.1 connection; the
+    request bytes are built before the clock starts, and a response is read as its status line,
+    its headers and `Content-Length` bytes of body (the server answers a bind 202, no body)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    head = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
+    requests = []
+    for body in bodies:
+        data = json.dumps(body).encode()
+        requests.append(
+            (
+                f"PATCH /v2/accelerator_requests HTTP/1.1\r\nHost: {host}:{port}\r\n{head}"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data
+        )
+    latencies: list[float] = []
+    failures = 0
+
+    async def client(index: int) -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for n in range(index, len(requests), clients):
+                started = time.perf_counter()
+                writer.write(requests[n])
+                response = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in response.split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if response[9:12] != b"202":
+                    failures += 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def all_clients() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        return time.perf_counter() - started
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        elapsed = runner.run(all_clients())
+    return elapsed, latencies, failures
+
+
+GENERATORS = {"asyncio": run_binds_asyncio, "httpx-threads": run_binds_threads}
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -147,6 +218,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--only", choices=["nova", "host-less"], help="run one kind of bind")
     parser.add_argument(
+        "--generator", default="asyncio", choices=sorted(GENERATORS), help="how the clients are run"
+    )
+    parser.add_argument(
         "--async-commit", action="store_true", help="synchronous_commit=off on the bench database only"
     )
     args = parser.parse_args()
@@ -170,10 +244,13 @@ def main() -> None:
                             client, args.hosts, devices=8, vfs=max(1, args.binds // (args.hosts * 8) + 1)
                         )
                         arqs = create_arqs(client, args.binds)
+                    bodies = bind_bodies(arqs, hosts_by_rp, hostless)
                     cpu_before = tree_cpu_s(server.process.pid)
-                    elapsed, latencies, failures = run_binds(
-                        server.url, arqs, hosts_by_rp, args.clients, hostless
+                    own_before = time.process_time()
+                    elapsed, latencies, failures = GENERATORS[args.generator](
+                        server.url, bodies, args.clients
                     )
+                    client_ms = (time.process_time() - own_before) * 1000 / len(arqs)
                     cpu_ms = (tree_cpu_s(server.process.pid) - cpu_before) * 1000 / len(arqs)
                     load = os.getloadavg()[0]
                     doubles = double_bookings(url_db)
@@ -189,6 +266,7 @@ def main() -> None:
                 failures,
                 doubles,
                 cpu_ms,
+                client_ms,
                 load,
             )
         )
@@ -196,13 +274,19 @@ def main() -> None:
         f"binds on {args.backend}, {args.clients} clients, {args.binds} binds, {args.hosts} hosts x 8 devices"
     )
     print(f"machine: {platform.python_version()}, {platform.machine()}")
-    print(f"server workers: {args.workers}, synchronous_commit: {'off' if args.async_commit else 'on'}")
-    print("| bind | binds/s | p50 ms | p99 ms | failed | double bookings | server CPU ms/bind | load 1m |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for kind, rate, p50, p99, failed, doubles, cpu_ms, load in rows:
+    print(
+        f"server workers: {args.workers}, synchronous_commit: {'off' if args.async_commit else 'on'}, "
+        f"generator: {args.generator}"
+    )
+    print(
+        "| bind | binds/s | p50 ms | p99 ms | failed | double bookings | server CPU ms/bind "
+        "| client CPU ms/bind | load 1m |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, rate, p50, p99, failed, doubles, cpu_ms, client_ms, load in rows:
         print(
             f"| {kind} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {failed} | {doubles} "
-            f"| {cpu_ms:.2f} | {load:.1f} |"
+            f"| {cpu_ms:.2f} | {client_ms:.2f} | {load:.1f} |"
         )
 
 

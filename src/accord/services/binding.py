@@ -289,8 +289,7 @@ def _fail_all(
 def _prepare(session: Session, claimed: Claimed, preparers: Sequence[HandlePreparer]) -> BindOutcome:
     outcome = BindOutcome()
     for arq, deployable, handle in claimed:
-        arq.attach_handle_id = handle.id
-        arq.attach_handle = handle
+        arq.attach_handle_id = handle.id  # the handle is the claim's copy, not the session's
         arq.deployable_id = deployable.id
         outcome.hosts.add(arq.hostname)
         outcome.devices[arq.uuid] = deployable.device.uuid

@@ -226,7 +226,7 @@ def write_bind(session: Session, arqs: Sequence[AcceleratorRequest]) -> None:
     if not arqs:
         return
     now = utcnow()
-    session.execute(
+    session.connection().execute(
         _WRITE_BIND,
         [
             {"b_id": a.id, "b_updated_at": now, **{f"b_{name}": getattr(a, name) for name in _BIND_COLUMNS}}

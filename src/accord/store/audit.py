@@ -73,8 +73,6 @@ def record_operation(session: Session, operation: Operation, actor: str | None) 
 
 
 ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "started"}
-
-
 class ArqFacts(Protocol):
     """What an ARQ's audit event tells of it: an ORM object or a row (`store/arq_rows.py`)."""
 
@@ -107,7 +105,9 @@ def arq_events(
     if not arqs:
         return
     user_id = actor.user_id or (f"agent:{actor.host}" if actor.host else None)
-    session.execute(
+    # on the session's connection: Session.execute's ORM machinery costs more than this INSERT
+    connection = session.connection() if isinstance(session, Session) else session
+    connection.execute(
         _INSERT,
         [
             {

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from accord.domain.arq import ARQState, BindRequest, check_transition
@@ -44,26 +44,30 @@ class HandlePreparer(Protocol):
 HostChooser = Callable[[Session, Sequence[AcceleratorRequest], set[int]], Sequence[Deployable]]
 
 
+_HANDLES = cast(Table, AttachHandle.__table__)
+
+
 @cache
 def _claim_statement(skip_locked: bool) -> Any:
     pick = (
-        select(AttachHandle.id)
+        select(_HANDLES.c.id)
         .where(
-            AttachHandle.deployable_id == bindparam("target"),
-            AttachHandle.in_use.is_(False),
-            AttachHandle.lost.is_(False),
+            _HANDLES.c.deployable_id == bindparam("target"),
+            _HANDLES.c.in_use.is_(False),
+            _HANDLES.c.lost.is_(False),
         )
-        .order_by(AttachHandle.id)
+        .order_by(_HANDLES.c.id)
         .limit(1)
     )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
+    # A Core statement on the table: the ORM's bulk-update path (and loading the row into the
+    # identity map) cost more CPU than the statement itself.
     return (
-        update(AttachHandle)
-        .where(AttachHandle.id == pick.scalar_subquery(), AttachHandle.in_use.is_(False))
+        update(_HANDLES)
+        .where(_HANDLES.c.id == pick.scalar_subquery(), _HANDLES.c.in_use.is_(False))
         .values(in_use=True, arq_id=bindparam("holder"), updated_at=bindparam("now"))
-        .returning(AttachHandle)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*_HANDLES.c)
     )
 
 
@@ -72,9 +76,16 @@ def claim_free_handle(
 ) -> AttachHandle | None:
     """One statement: take the first free handle and return it. On PostgreSQL the subquery locks
     the row it picks (skipping rows other binds hold), so the UPDATE cannot lose it; on SQLite the
-    write transaction already holds the database. (Built once: see `_claim_statement`.)"""
+    write transaction already holds the database. (Built once: see `_claim_statement`.)
+
+    The handle comes back as a transient object carrying the row as it now is (held by
+    `arq_id`), not one of the session's: it is for reading (the preparers), and the claim is
+    already written. Callers link an ARQ to it by `attach_handle_id`."""
     params = {"target": deployable_id, "holder": arq_id, "now": utcnow()}
-    return session.scalars(_claim_statement(skip_locked), params).one_or_none()
+    row = session.connection().execute(_claim_statement(skip_locked), params).first()
+    if row is None:
+        return None
+    return AttachHandle(**row._mapping)
 
 
 _RELEASE = (

@@ -6,16 +6,19 @@ two writers never deadlock on a lock upgrade (they queue on the busy timeout ins
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# A pooled PostgreSQL connection that sat unused this long is pinged before it serves again.
+PING_AFTER_IDLE_S = 1.0
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -27,11 +30,18 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def make_engine(
-    url: str, connect_timeout_s: float = 5, statement_timeout_s: float = 30, **kwargs: Any
+    url: str,
+    connect_timeout_s: float = 5,
+    statement_timeout_s: float = 30,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    **kwargs: Any,
 ) -> Engine:
     """PostgreSQL connections are bounded everywhere a database outage could hang a request:
     connecting, waiting for a pooled connection, each statement, and a peer that went silent
-    (TCP keepalives); a pooled connection is pinged before use, so the pool recovers by itself."""
+    (TCP keepalives). A pooled connection idle for over `ping_after_idle_s` is pinged before use
+    (the round trip is not paid by every request of a busy server); a connection that dies under
+    a request fails it with a disconnect, which invalidates the whole pool: either way the pool
+    recovers by itself."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -42,7 +52,7 @@ def make_engine(
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_timeout", max(connect_timeout_s, 1) * 2)
     connect_args = {
         "connect_timeout": max(int(connect_timeout_s), 2),  # libpq's minimum is 2 s
@@ -53,7 +63,29 @@ def make_engine(
         "keepalives_count": 3,
         **kwargs.pop("connect_args", {}),
     }
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if not kwargs["pool_pre_ping"]:
+        _ping_when_idle(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections that sat in the pool over `idle_s` only."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["accord_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("accord_idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and every older one, then reconnects.
+            raise InvalidatePoolError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:
