@@ -185,7 +185,12 @@ def main() -> None:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         spy = None
         try:
-            wait_until_up(f"http://127.0.0.1:{port}", server, data / "server.log", timeout=600)
+            wait_until_up(
+                f"http://127.0.0.1:{port}",
+                server,
+                data / "server.log",
+                timeout=1800 if args.callgrind else 90,
+            )
             seed = Connection(port)
             uuids = []
             for i in range(10):
