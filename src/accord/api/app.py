@@ -26,7 +26,7 @@ from accord.api.console import install_console
 from accord.api.dispatch import Dispatcher, plan_routes
 from accord.api.endpoint import json_endpoint, responder
 from accord.api.errors import install_error_handlers
-from accord.api.metrics import Metrics, MetricsMiddleware
+from accord.api.metrics import Metrics
 from accord.api.middleware import AccordMiddleware
 from accord.api.openapi import install_openapi
 from accord.api.routes import (
@@ -177,16 +177,20 @@ def add_routes(router: APIRouter, documented: bool) -> None:
         )
 
 
-def install_dispatcher(app: FastAPI) -> None:
+def install_dispatcher(app: FastAPI) -> Dispatcher:
     """The table's routes are entered through `Dispatcher` (api/dispatch.py): parameters
-    resolved from a plan made once, not FastAPI's dependency solving per request."""
+    resolved from a plan made once, not FastAPI's dependency solving per request. Accord's
+    middleware enters it directly; it also sits where the router's app sat, for anything that
+    reaches the router. Install the error handlers first: it answers with them."""
     names = {f"{r.method} {r.path}": r for r in ROUTES}
     plans = plan_routes(
         app.router.routes,
         {name: r.handler for name, r in names.items()},
         {name: responder(r.status) for name, r in names.items()},
     )
-    app.router.middleware_stack = Dispatcher(app.router.middleware_stack, app.router, plans)
+    dispatcher = Dispatcher(app.router.middleware_stack, app.router, plans, app.exception_handlers)
+    app.router.middleware_stack = dispatcher
+    return dispatcher
 
 
 def documented_routes() -> list[BaseRoute]:
@@ -312,13 +316,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     install_console(app)
-    install_dispatcher(app)
     install_error_handlers(app)
+    dispatcher = install_dispatcher(app)
     install_openapi(
         app, {(r.method, r.path): r.body for r in ROUTES if r.body is not None}, documented_routes
     )
-    app.add_middleware(AccordMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(
+        AccordMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics, entry=dispatcher
+    )
     return app
 
 

@@ -9,8 +9,7 @@ same way and contributes its roles as service roles. keystone validates Keystone
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +44,52 @@ def noauth(headers: Mapping[str, str], policy: Enforcer | None = None) -> Reques
     if ctx.authenticated or ctx.service_roles:
         return ctx
     return ANONYMOUS if policy is None else replace(ANONYMOUS, policy=policy)
+
+
+# The headers noauth reads, as the server delivers them (lower-case names, raw values).
+NOAUTH_HEADERS = (
+    b"x-user-id",
+    b"x-project-id",
+    b"x-tenant-id",
+    b"x-roles",
+    b"x-service-roles",
+    b"x-accord-host",
+    b"openstack-system-scope",
+    b"x-domain-id",
+)
+
+
+class NoAuthenticator:
+    """noauth with the server's policy; contexts remembered per set of identity headers.
+
+    A context is immutable and a function of those headers alone, and a client sends the same
+    ones on every request, so `from_raw` finds it with one scan of the raw header list and one
+    dictionary look-up instead of decoding headers and building a context per request.
+    """
+
+    def __init__(self, policy: Enforcer | None) -> None:
+        self.policy = policy
+        self._known: dict[tuple[bytes | None, ...], RequestContext] = {}
+
+    def __call__(self, headers: Mapping[str, str]) -> RequestContext:
+        return noauth(headers, self.policy)
+
+    def from_raw(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> RequestContext:
+        found: dict[bytes, bytes] = {}
+        for name, value in raw_headers:
+            if name in _NOAUTH_NAMES and name not in found:  # the first one counts, as in Headers
+                found[name] = value
+        key = tuple(found.get(name) for name in NOAUTH_HEADERS)
+        ctx = self._known.get(key)
+        if ctx is None:
+            ctx = noauth({k.decode("latin-1"): v.decode("latin-1") for k, v in found.items()}, self.policy)
+            if len(self._known) >= 1024:
+                self._known.clear()
+            self._known[key] = ctx
+        return ctx
+
+
+_NOAUTH_NAMES = frozenset(NOAUTH_HEADERS)
 
 
 class TokenAuthenticator:
@@ -104,7 +149,7 @@ def make_authenticator(settings: Settings) -> Authenticator:
     policy = make_policy(settings)
     if settings.auth == "noauth":
         # The context is built with the policy in place: no second dataclass per request.
-        return functools.partial(noauth, policy=policy)
+        return NoAuthenticator(policy)
     identify = _identifier(settings)
 
     def authenticate(headers: Mapping[str, str]) -> RequestContext:

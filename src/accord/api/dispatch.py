@@ -22,15 +22,16 @@ import email.message
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
 from fastapi import params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette._utils import get_route_path
+from starlette._utils import get_route_path, is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Router
@@ -122,28 +123,31 @@ class Plan:
             else:
                 raise Unplannable(name)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
+    async def run(self, request: Request) -> Response:
+        """The handler's response, not yet sent."""
         arguments: dict[str, Any] = {}
         if self.takes_body:
             arguments[self.body_name] = await read_body(request)
         for name, dependency in self.dependencies:
             arguments[name] = await dependency(request)
         if self.plain:
-            query = request.query_params
-            path_params = scope["path_params"]
+            path_params = request.scope["path_params"]
             for name, where in self.plain:
                 if where == "request":
                     arguments[name] = request
                 elif where == "path":
                     arguments[name] = path_params[name]
                 else:
-                    arguments[name] = query.get(name)
+                    arguments[name] = request.query_params.get(name)
         if self.is_async:
             result = await self.handler(**arguments)
         else:
             result = await run_in_threadpool(self.handler, **arguments)
-        await self.respond(result)(scope, receive, send)
+        return self.respond(result)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.run(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _request_only(dependency: Callable[..., Any]) -> bool:
@@ -155,11 +159,25 @@ def _request_only(dependency: Callable[..., Any]) -> bool:
 
 
 class Dispatcher:
-    """Finds the first route that fully matches, as Starlette's router does, and runs its plan."""
+    """Finds the first route that fully matches, as Starlette's router does, and runs its plan.
 
-    def __init__(self, fallback: ASGIApp, router: Router, plans: dict[int, Plan]) -> None:
+    Two ways in: as the router's app (`__call__`, inside FastAPI's exception middleware), and
+    `respond`, called by Accord's middleware before FastAPI's inner layers, which maps a
+    handler's exception to its response with the app's own exception handlers, as the
+    exception middleware would (an exception without a handler goes on up to the server-error
+    middleware, as before)."""
+
+    def __init__(
+        self,
+        fallback: ASGIApp,
+        router: Router,
+        plans: dict[int, Plan],
+        exception_handlers: Mapping[Any, Callable[..., Any]] | None = None,
+    ) -> None:
         self.fallback = fallback
         self.router = router
+        self._exception_handlers = exception_handlers or {}
+        self._errors: ExceptionMiddleware | None = None
         # Per method, the routes in table order; a path without parameters is also found in one
         # dictionary look-up, unless an earlier route with parameters would match it first.
         self.ordered: dict[str, list[tuple[re.Pattern[str], APIRoute, Plan | None]]] = {}
@@ -184,19 +202,59 @@ class Dispatcher:
                 return route, plan, match.groupdict()
         return None
 
+    def _enter(self, scope: Scope) -> Plan | None:
+        """The plan of the route this request fully matches, with the scope filled in as
+        Starlette's router fills it; None when no planned route matches."""
+        matched = self._match(scope["method"], get_route_path(scope))
+        if matched is None or matched[1] is None:
+            return None
+        route, plan, path_params = matched
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = {**scope.get("path_params", {}), **path_params}
+        scope["route"] = route
+        scope.setdefault("router", self.router)
+        return plan
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            matched = self._match(scope["method"], get_route_path(scope))
-            plan = matched[1] if matched is not None else None
-            if matched is not None and plan is not None:
-                route, _, path_params = matched
-                scope["endpoint"] = route.endpoint
-                scope["path_params"] = {**scope.get("path_params", {}), **path_params}
-                scope["route"] = route
-                scope.setdefault("router", self.router)
+            plan = self._enter(scope)
+            if plan is not None:
                 await plan(scope, receive, send)
                 return
         await self.fallback(scope, receive, send)
+
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> Response | None:
+        plan = self._enter(scope)
+        if plan is None:
+            return None
+        request = Request(scope, receive, send)
+        try:
+            return await plan.run(request)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            if is_async_callable(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+            exc.__traceback__ = None  # as Starlette does: a reused exception keeps no tracebacks
+            return cast(Response, response)
+
+    def _handler(self, exc: Exception) -> Callable[..., Any] | None:
+        """The handler FastAPI's exception middleware would choose (500/Exception excepted:
+        those belong to the server-error middleware)."""
+        if self._errors is None:
+            handlers = {k: v for k, v in self._exception_handlers.items() if k not in (500, Exception)}
+            self._errors = ExceptionMiddleware(self.fallback, handlers=handlers)
+        handler = None
+        if isinstance(exc, HTTPException):
+            handler = self._errors._status_handlers.get(exc.status_code)
+        if handler is None:
+            for cls in type(exc).__mro__:
+                if cls in self._errors._exception_handlers:
+                    return self._errors._exception_handlers[cls]
+        return handler
 
 
 def plan_routes(

@@ -5,7 +5,6 @@ A registry per app (not the global one), so several apps in one process (tests) 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from accord.api.middleware import ASGIApp, Message, Receive, Scope, Send
 from accord.store.db import Database
 from accord.store.models import AcceleratorRequest, Device, Host, Operation
 
@@ -62,46 +60,22 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.registry.register(StoreCollector(db))
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
         # The labelled children, found once per label set: `labels()` takes a lock and
         # validates its arguments on every call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[str, Any] = {}
 
-    def _record(self, method: str, route: str, status: int, seconds: float) -> None:
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request answered (`api/middleware.py` calls this once per HTTP request)."""
         counter = self._counters.get((method, route, status))
         if counter is None:
-            counter = self.metrics.requests.labels(method, route, str(status))
+            counter = self.requests.labels(method, route, str(status))
             self._counters[(method, route, status)] = counter
         counter.inc()
         histogram = self._histograms.get(route)
         if histogram is None:
-            histogram = self._histograms[route] = self.metrics.latency.labels(route)
+            histogram = self._histograms[route] = self.latency.labels(route)
         histogram.observe(seconds)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self._record(scope["method"], route, status, time.perf_counter() - started)
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

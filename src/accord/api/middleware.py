@@ -1,16 +1,18 @@
-"""Pure-ASGI middleware: path normalisation, body limit, microversion negotiation.
+"""Pure-ASGI middleware: metrics, path normalisation, body limit, microversion negotiation.
 
-Pure ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
+Pure ASGI (not BaseHTTPMiddleware), and one layer rather than several, because every request
+crosses it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import unquote_to_bytes
+from typing import Any, Protocol
 
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from accord.api import microversions
 from accord.domain.errors import AccordError
@@ -45,12 +47,38 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+class Recorder(Protocol):
+    """Where each answered request is counted (`api/metrics.py`'s `Metrics`)."""
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+
+class Entry(Protocol):
+    """Runs a request on a route it has a plan for and returns the response, errors already
+    mapped (`api/dispatch.py`'s `Dispatcher.respond`); None when it has no plan for it."""
+
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> Response | None: ...
+
+
 class AccordMiddleware:
+    """The one Accord layer every HTTP request crosses: metrics, path normalisation, body limit,
+    NUL refusal, microversion negotiation, and then a planned route entered directly (no
+    exception middleware, exit stack or router on the way, and no wrapped `send`: the response
+    is built here, so its headers are added before it is sent). Anything else goes on to
+    FastAPI's own stack with the same headers added and the same metrics recorded."""
+
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, unlimited_suffixes: tuple[str, ...] = ("/file",)
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        metrics: Recorder | None = None,
+        entry: Entry | None = None,
+        unlimited_suffixes: tuple[str, ...] = ("/file",),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self.entry = entry
         self.unlimited_suffixes = unlimited_suffixes
         self._versions: dict[bytes | None, tuple[microversions.Version, list[tuple[bytes, bytes]]]] = {}
 
@@ -72,46 +100,80 @@ class AccordMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        status = [500]  # what was answered; 500 until a response starts
+        try:
+            await self._serve(scope, receive, send, status)
+        finally:
+            if self.metrics is not None:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.metrics.record(scope["method"], route, status[0], time.perf_counter() - started)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, status: list[int]) -> None:
         path = self._normalise(scope)
         headers = dict(scope["headers"])
-        limited = not path.endswith(self.unlimited_suffixes)
-        if limited:
-            length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await send_error(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
-                return
-            receive = self._limited(receive)
+        if not path.endswith(self.unlimited_suffixes):
+            # Without Content-Length or Transfer-Encoding an HTTP/1.1 request has no body.
+            has_body = b"content-length" in headers or b"transfer-encoding" in headers
+            if has_body:
+                length = headers.get(b"content-length")
+                if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                    await self._refuse(send, status, 413, self._too_large)
+                    return
+                receive = self._limited(receive)
             if _has_nul_in_url(scope):
-                await send_error(send, 400, NUL_MESSAGE)
+                await self._refuse(send, status, 400, NUL_MESSAGE)
                 return
+            if has_body:
+                try:
+                    body, more = await _read_small_body(receive)
+                except _BodyTooLarge:
+                    await self._refuse(send, status, 413, self._too_large)
+                    return
+                if _has_nul_in_json(body):
+                    await self._refuse(send, status, 400, NUL_MESSAGE)
+                    return
+                receive = _replay(body, more, receive)
+        extra: list[tuple[bytes, bytes]] = []
+        if path == "/v2" or path.startswith("/v2/"):
             try:
-                body, more = await _read_small_body(receive)
-            except _BodyTooLarge:
-                await send_error(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
+                version, extra = self._negotiate(headers.get(b"openstack-api-version"))
+            except AccordError as exc:
+                answer = microversions.response_headers(microversions.MIN_VERSION)
+                await self._refuse(send, status, exc.status, exc.message, answer)
                 return
-            if _has_nul_in_json(body):
-                await send_error(send, 400, NUL_MESSAGE)
+            scope.setdefault("state", {})["microversion"] = version
+        if self.entry is not None:
+            response = await self.entry.respond(scope, receive, send)
+            if response is not None:
+                response.raw_headers.extend(extra)
+                status[0] = response.status_code
+                await response(scope, receive, send)
                 return
-            receive = _replay(body, more, receive)
-        if not (path == "/v2" or path.startswith("/v2/")):
-            await self.app(scope, receive, send)
-            return
-        raw = headers.get(b"openstack-api-version")
-        try:
-            version, extra = self._negotiate(raw)
-        except AccordError as exc:
-            await send_error(
-                send, exc.status, exc.message, microversions.response_headers(microversions.MIN_VERSION)
-            )
-            return
-        scope.setdefault("state", {})["microversion"] = version
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                status[0] = message["status"]
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    @property
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_body_bytes} bytes."
+
+    @staticmethod
+    async def _refuse(
+        send: Send,
+        status: list[int],
+        code: int,
+        message: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        status[0] = code
+        await send_error(send, code, message, headers)
 
     def _negotiate(self, raw: bytes | None) -> tuple[microversions.Version, list[tuple[bytes, bytes]]]:
         """The version a header asks for and the headers that answer it, remembered per header
@@ -146,9 +208,10 @@ NUL_MESSAGE = "The request contains a NUL character (\\u0000), which no field ma
 
 
 def _has_nul_in_url(scope: Scope) -> bool:
-    # scope["path"] is already percent-decoded by the server; the query string is raw.
+    # scope["path"] is already percent-decoded by the server; the query string is raw, and
+    # percent-decoding yields a NUL only from a raw NUL or "%00".
     query: bytes = scope.get("query_string", b"")
-    return "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query)
+    return "\x00" in scope["path"] or b"\x00" in query or b"%00" in query
 
 
 def _has_nul_in_json(body: bytes) -> bool:

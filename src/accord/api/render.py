@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from accord.domain.arq import ARQState
@@ -29,8 +29,8 @@ def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.replace(microsecond=0).isoformat()
+        return value.isoformat(timespec="seconds") + "+00:00"
+    return value.isoformat(timespec="seconds")
 
 
 def self_link(base: str, collection: str, uuid: str) -> list[dict[str, str]]:
@@ -42,13 +42,15 @@ def _stamps(row: Any) -> dict[str, str | None]:
 
 
 def profile(base: str, row: ProfileRow) -> dict[str, Any]:
+    # Written out (no helpers) as a list renders it once per row; same keys, same order.
     return {
         "uuid": row.uuid,
         "name": row.name,
         "description": row.description,
         "groups": row.profile_json.get("groups", []),
-        **_stamps(row),
-        "links": self_link(base, "device_profiles", row.uuid),
+        "created_at": timestamp(row.created_at),
+        "updated_at": None if row.updated_at is None else timestamp(row.updated_at),
+        "links": [{"href": f"{base}/v2/device_profiles/{row.uuid}", "rel": "self"}],
     }
 
 
