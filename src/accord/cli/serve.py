@@ -44,6 +44,9 @@ def _error(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from accord.api.malloc import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts: see api/malloc.py
     import uvicorn
 
     from accord.api.app import create_app

@@ -8,11 +8,11 @@ so their skew must stay well under the lease length (NTP keeps it to millisecond
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from accord.store.models import TaskLease
@@ -21,8 +21,17 @@ from accord.store.models import TaskLease
 def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> str | None:
     """Take or renew the lease on `name` until now + ttl. Returns the previous holder when it
     succeeds (this holder itself on a renewal, "" for a new lease), None when another holds it."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # Each dialect's INSERT … ON CONFLICT is imported on use: SQLAlchemy's PostgreSQL dialect
+    # package is ~2 MiB that a SQLite server would otherwise hold for nothing.
+    insert: Callable[[type[TaskLease]], Any]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        insert = pg_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = sqlite_insert
     created = session.scalar(
         insert(TaskLease)
         .values(name=name, holder=holder, expires_at=now + ttl, acquired_at=now)
