@@ -85,7 +85,6 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
             audit.arq_events(session, ctx, "arq.unbind", [(f.arq, f.device_uuid) for f in found], "success")
             outcome.hosts.update(f.arq.hostname for f in found)
             unbind_arqs(session, [f.arq for f in found], waited_on={f.arq.id for f in found if f.has_pending})
-    services.refresh_hosts(outcome.hosts)
     services.notify_resolved(outcome.resolved)
     return outcome
 
@@ -99,7 +98,6 @@ def delete_arqs(
         rows = [f.arq for f in found]
         if arq_uuids is not None:
             arq_store.require_service_for_bound(ctx, rows)
-        hosts: set[str | None] = {arq.hostname for arq in rows}
         audit.arq_events(session, ctx, "arq.delete", [(f.arq, f.device_uuid) for f in found], "success")
         # The rows go next: their unbound state need not be written first.
         with session.no_autoflush:
@@ -111,7 +109,6 @@ def delete_arqs(
         for arq in rows:
             session.expunge(arq)
         arq_store.delete_rows(session, rows)
-    services.refresh_hosts(hosts)
 
 
 def check_bindable(session: Session, deployable: Deployable, known: Target | None = None) -> None:

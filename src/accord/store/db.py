@@ -6,7 +6,8 @@ two writers never deadlock on a lock upgrade (they queue on the busy timeout ins
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +16,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from accord.store.host_versions import Committed, bump_noted, forget_noted, take_committed
+
 SQLITE_BUSY_TIMEOUT_S = 30
+_log = logging.getLogger(__name__)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -77,7 +81,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """One engine plus read and write session factories."""
+    """One engine plus read and write session factories.
+
+    A write session bumps the version of every host it noted as changed, last, before its commit
+    (`store/host_versions.py`), and hands the new versions to `on_commit` listeners after it
+    (this process's scheduler index)."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
@@ -87,6 +95,24 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(accord_write=True)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._commit_listeners: list[Callable[[Committed], None]] = []
+        event.listen(self._write, "before_commit", bump_noted)
+        event.listen(self._write, "after_commit", self._committed)
+        event.listen(self._write, "after_rollback", forget_noted)
+
+    def on_commit(self, listener: Callable[[Committed], None]) -> None:
+        """Call `listener` after each write transaction that changed hosts, with their versions."""
+        self._commit_listeners.append(listener)
+
+    def _committed(self, session: Session) -> None:
+        committed = take_committed(session)
+        if not committed:
+            return
+        for listener in self._commit_listeners:
+            try:
+                listener(committed)
+            except Exception:  # the transaction is committed: a listener must not fail the request
+                _log.exception("a commit listener failed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
