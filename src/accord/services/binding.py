@@ -58,7 +58,8 @@ def create_arqs(
 
 
 def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> BindOutcome:
-    """Bind or unbind (a patch is all one or the other), then tell the scheduler index and Nova."""
+    """Bind or unbind (a patch is all one or the other), then tell Nova (the scheduler index hears
+    of the hosts from the commit itself: `store/host_versions.py`)."""
     arqs = [b.arq_uuid for b in plan.binds] or [u.arq_uuid for u in plan.unbinds]
     action = "arq.bind" if plan.binds else "arq.unbind"
     target = arqs[0] if len(arqs) == 1 else None
