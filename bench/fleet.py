@@ -26,6 +26,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -452,6 +453,50 @@ def users(url: str, clients: int, until: float) -> dict[str, list[float]]:
     return timings
 
 
+# Frames of the scheduler index's upkeep (reading hosts for it, building or updating it), in
+# the code before and after the index followed host versions.
+UPKEEP = ("load_hosts", "read_hosts", "_rebuild", "_rebuild_detached", "_sync", "refresh_hosts", "committed")
+
+
+def profile_workers(server_pid: int, delay_s: float, seconds: float, out: dict[str, Any]) -> threading.Thread:
+    """After `delay_s`, py-spy (from this interpreter's environment) samples each server worker
+    for `seconds`; `out` gets, per worker, the share of its samples holding the GIL that were
+    the index's upkeep (`UPKEEP`), and the top functions by own samples."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+
+    def run() -> None:
+        time.sleep(delay_s)
+        workers = [pid for pid in _tree(server_pid) if pid != server_pid]
+        files, procs = [], []
+        for pid in workers:
+            path = Path(tempfile.gettempdir()) / f"fleet-pyspy-{pid}.txt"
+            files.append(path)
+            command = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50"]
+            command += ["--gil", "--format", "raw", "--output", str(path), "--nonblocking"]
+            procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for proc in procs:
+            proc.wait()
+        for pid, path in zip(workers, files, strict=True):
+            total = upkeep = 0
+            own: Counter[str] = Counter()
+            for line in path.read_text().splitlines() if path.exists() else []:
+                stack, _, count = line.rpartition(" ")
+                frames = stack.split(";")
+                total += int(count)
+                if any(frame.split(" (", 1)[0] in UPKEEP for frame in frames):
+                    upkeep += int(count)
+                own[frames[-1]] += int(count)
+            out[str(pid)] = {
+                "samples": total,
+                "upkeep_share": upkeep / total if total else float("nan"),
+                "top": own.most_common(8),
+            }
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 if ordered else float("nan")
@@ -470,6 +515,9 @@ def main() -> None:
     parser.add_argument("--enrol-clients", type=int, default=8, help="concurrent first reports")
     parser.add_argument("--cost-samples", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--profile", type=float, default=0, help="py-spy each worker this long (s), 20 s into the load"
+    )
     args = parser.parse_args()
 
     names = [f"fleet-{i:05d}" for i in range(args.hosts)]
@@ -500,6 +548,10 @@ def main() -> None:
                 before = meter.start()
                 generator_before = time.process_time()
                 started = time.monotonic()
+                profiles: dict[str, Any] = {}
+                profiler = (
+                    profile_workers(server.process.pid, 20, args.profile, profiles) if args.profile else None
+                )
                 user_thread: dict[str, dict[str, list[float]]] = {}
                 runner = threading.Thread(
                     target=lambda: user_thread.update(timings=users(server.url, args.users, until))
@@ -528,6 +580,9 @@ def main() -> None:
                     for op, t in user_thread["timings"].items()
                 }
                 results["db_mib"] = meter.database_mib()
+                if profiler is not None:
+                    profiler.join()
+                    results["profiles"] = profiles
                 meter.engine.dispose()
         finally:
             drop_database(name)
@@ -563,6 +618,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     for op, figures in results["users"].items():
         print(f"| {op} | {figures['count']} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} |")
     print(f"database size: {results['db_mib']:.1f} MiB")
+    for pid, profile in results.get("profiles", {}).items():
+        print(f"worker {pid}: {profile['samples']} samples, index upkeep {profile['upkeep_share']:.1%}")
+        for frame, count in profile["top"]:
+            print(f"    {count:6d} {frame}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

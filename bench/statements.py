@@ -72,6 +72,8 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                 ACCORD_DATABASE_URL=url,
                 ACCORD_AUTH="noauth",
                 ACCORD_RECONCILE_INTERVAL_S="0",
+                # The host-less bind's own statements: no look at other workers' changes between.
+                ACCORD_SCHEDULER_INDEX_MAX_AGE_S="3600",
             )
             db = Database(url)
             counter = StatementCounter(db)
@@ -119,6 +121,15 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                     assert client.patch("/v2/accelerator_requests", json={arq: ops}).status_code == 202
                     with counter.counting("DELETE ?arqs= (bound)") as remove_bound:
                         client.delete(f"/v2/accelerator_requests?arqs={arq}").raise_for_status()
+                    arq = client.post(
+                        "/v2/accelerator_requests", json={"device_profile_name": "seed-0"}
+                    ).json()["arqs"][0]["uuid"]
+                    instance = str(uuid.uuid4())
+                    only_instance = [{"op": "add", "path": "/instance_uuid", "value": instance}]
+                    with counter.counting("PATCH host-less bind") as hostless:
+                        response = client.patch("/v2/accelerator_requests", json={arq: only_instance})
+                        assert response.status_code == 202
+                    client.delete(f"/v2/accelerator_requests?instance={instance}").raise_for_status()
                 rows = [
                     ("GET /v2/device_profiles (10)", get),
                     ("POST /v2/device_profiles", post),
@@ -129,6 +140,7 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
                     ("DELETE ?instance= (bound)", remove),
                     ("DELETE ?arqs= (Initial)", remove_initial),
                     ("DELETE ?arqs= (bound)", remove_bound),
+                    ("PATCH bind (host-less, scheduler index built)", hostless),
                 ]
             db.dispose()
         finally:

@@ -73,9 +73,12 @@ class Settings:
     bind_timeout_s: float = 300.0
     nova_event_retries: int = 3
     nova_token: str = ""  # X-Auth-Token sent to Nova, if it needs one
-    # Candidate queries use an in-process index of the provider tree, rebuilt when this old (s);
-    # 0 reads the store on every query instead.
-    scheduler_index_max_age_s: float = 5.0
+    # Candidate queries use an in-process index of the provider tree; a query asks the store
+    # which hosts changed when the index last did so longer ago than this (s); 0 reads the store
+    # on every query instead.
+    scheduler_index_max_age_s: float = 1.0
+    # ... and reads the whole fleet again this often (s), in the background: a safety net.
+    scheduler_index_rebuild_s: float = 600.0
     scheduler_policy: str = "pack"  # pack | spread: how ties between equal candidates break
     operation_lease_s: float = 120.0  # an agent that claimed work and went quiet this long loses it
     program_wait_s: float = 30.0  # PATCH …/program answers 200 if done by then, else 202

@@ -256,7 +256,6 @@ def test_lost_host_returns_with_the_same_report(api: Api, db: Database) -> None:
     assert [c["hostname"] for c in api.get(candidates).json()["allocation_candidates"]] == ["host-a"]
     with db.write() as session:
         mark_lost_hosts(session, timedelta(seconds=60), now=utcnow() + timedelta(seconds=61))
-    api.client.app.state.accord.scheduler.invalidate()  # as the reconciler does for lost hosts
     assert api.get("/v2/hosts/host-a").json()["state"] == "lost"
     assert api.get(candidates).json()["allocation_candidates"] == []
     r = report(api, snapshot)

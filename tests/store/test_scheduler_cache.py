@@ -1,6 +1,7 @@
 """The scheduler's in-process index is a cache of proposals: it answers like a fresh read of the
-store, a stale view only costs a retry (never a wrong or double booking), and refreshes see
-committed changes."""
+store, a stale view only costs a retry (never a wrong or double booking), refreshes see
+committed changes, and the rare full rebuild runs beside the queries. (How it follows the store
+host by host: `test_index_follows_store.py`.)"""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from accord.domain.device_profile import parse_group
 from accord.scheduler.model import Candidate, Policy, Request
 from accord.schemas.inventory import InventorySnapshot
 from accord.store.db import Database
+from accord.store.host_versions import note_changed
 from accord.store.inventory import apply_inventory_snapshot
 from accord.store.models import AttachHandle, Deployable, Device
-from accord.store.providers import REBUILD_THREAD, SchedulerCache, candidates_for, request_for
+from accord.store.providers import candidates_for, request_for
+from accord.store.scheduler_cache import REBUILD_THREAD, SchedulerCache
 from tests.scenarios import fpga_host_snapshot
 
 
@@ -90,37 +93,41 @@ def test_zero_age_means_no_index(db: Database) -> None:
     assert not cache.enabled
 
 
-def test_a_stale_index_is_rebuilt_beside_the_queries(db: Database) -> None:
-    """A query that finds the index too old is answered from it at once while a thread of the
-    cache's own rebuilds it (held up at its read here); so are the queries after it. The rebuilt
-    index then holds what the store held, plus a refresh that happened meanwhile."""
+def test_the_safety_net_rebuild_runs_beside_the_queries(db: Database) -> None:
+    """A query that finds the last full read older than `rebuild_s` is answered from the index at
+    once while a thread of the cache's own reads the fleet again (held up at its read here); so
+    are the queries after it, and changes committed meanwhile reach the index as usual. The
+    rebuilt index then holds what the store held, and keeps what this process moved past the
+    rebuild's snapshot."""
     seed(db, hosts=2)
-    cache = SchedulerCache(max_age_s=0.001)
+    cache = SchedulerCache(max_age_s=0.001, rebuild_s=3600)
+    db.on_commit(cache.committed)
     with db.read() as session:
         assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h0", "h1"]
-    seed_more = InventorySnapshot.model_validate(fpga_host_snapshot("h2", vfs=2))
-    with db.write() as session:
-        apply_inventory_snapshot(session, seed_more)
-    time.sleep(0.01)  # the index is now older than its max age
+    with db.write() as session:  # a new host: followed by version, no rebuild needed
+        apply_inventory_snapshot(session, InventorySnapshot.model_validate(fpga_host_snapshot("h2", vfs=2)))
+    cache.rebuild_s = 0.001
+    time.sleep(0.01)  # the last full read is now older than rebuild_s
     reading, release = threading.Event(), threading.Event()
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def hold_the_rebuild(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        # Held at its last query (lost hosts), after it read the devices.
+        # Held at its last query (lost hosts), after it read the versions and the devices.
         if threading.current_thread().name == REBUILD_THREAD and "FROM hosts" in statement:
             reading.set()
             release.wait(10)
 
     try:
         with db.read() as session:
-            # The old index answers (no h2 yet) while the rebuild waits on the store.
-            assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h0", "h1"]
+            # The current index answers (h2 followed) while the rebuild waits on the store.
+            assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h0", "h1", "h2"]
         assert reading.wait(10)
+        cache.rebuild_s = 3600
         with db.write() as session:
             session.execute(update(Device).where(Device.hostname == "h0").values(status="maintaining"))
+            note_changed(session, ["h0"])
         with db.read() as session:
-            cache.refresh(session, {"h0"})  # recorded for the index being rebuilt
-            assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h1"]
+            assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h1", "h2"]
         rebuilding = [t for t in threading.enumerate() if t.name == REBUILD_THREAD]
         assert len(rebuilding) == 1  # one rebuild, however many queries found the index stale
     finally:
@@ -129,7 +136,7 @@ def test_a_stale_index_is_rebuilt_beside_the_queries(db: Database) -> None:
             if thread.name == REBUILD_THREAD:
                 thread.join(10)
         event.remove(db.engine, "before_cursor_execute", hold_the_rebuild)
-    # The rebuild read h0's device before it was disabled; the refresh made meanwhile applies.
-    cache.max_age_s = 60
+    assert cache.stats.rebuilds == 2
+    # The rebuild read h0's device before it was disabled; the later version stays.
     with db.read() as session:
         assert hosts_of(cache.candidates(session, one_fpga(), None, Policy.PACK)) == ["h1", "h2"]

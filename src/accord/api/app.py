@@ -56,7 +56,8 @@ from accord.reconcile import Reconciler
 from accord.schemas.inventory import Heartbeat, InventorySnapshot
 from accord.services.app import Services
 from accord.store.db import Database
-from accord.store.providers import SchedulerCache, choose_deployables
+from accord.store.providers import choose_deployables
+from accord.store.scheduler_cache import SchedulerCache
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def keep_pydantic_v1_out() -> None:
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The caller owns migrations (`accord serve` runs them first)."""
     keep_pydantic_v1_out()
-    scheduler = SchedulerCache(settings.scheduler_index_max_age_s)
+    scheduler = SchedulerCache(settings.scheduler_index_max_age_s, settings.scheduler_index_rebuild_s)
     state = AppState(
         settings=settings,
         db=db
@@ -282,6 +283,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         chooser=functools.partial(choose_deployables, cache=scheduler),
         scheduler=scheduler,
     )
+    if scheduler.enabled:
+        state.db.on_commit(scheduler.committed)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -298,7 +301,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 state.notify_resolved,
                 state.completions,
                 passes,
-                on_hosts_lost=scheduler.invalidate,
                 lease_s=settings.effective_task_lease_s,
             )
             reconciler.start()

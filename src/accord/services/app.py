@@ -1,6 +1,8 @@
 """The application's ports, shared by every use case: database, settings, scheduler index, Nova.
 
-Built once per process by the app factory (or a test); nothing here keeps request state.
+Built once per process by the app factory (or a test); nothing here keeps request state. The
+scheduler index hears of every committed change to a host from the database itself
+(`Database.on_commit`), so use cases need not tell it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from accord.store.firmware import complete_flash
 from accord.store.models import AcceleratorRequest
 from accord.store.operations import Completion
 from accord.store.programming import complete_program, program_preparer
-from accord.store.providers import SchedulerCache, choose_deployables
+from accord.store.providers import choose_deployables
+from accord.store.scheduler_cache import SchedulerCache
 
 
 @dataclass
@@ -37,14 +40,6 @@ class Services:
             "firmware": complete_flash,
         }
     )
-
-    def refresh_hosts(self, hostnames: set[str | None]) -> None:
-        """After a committed change to these hosts' usage or inventory, update the scheduler's
-        index so this process's next candidate query sees it."""
-        names = {name for name in hostnames if name}
-        if names and self.scheduler.enabled and self.scheduler.built:
-            with self.db.read() as session:
-                self.scheduler.refresh(session, names)
 
     def notify_resolved(self, arqs: Sequence[AcceleratorRequest]) -> None:
         if self.nova is None:

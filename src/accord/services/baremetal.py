@@ -20,7 +20,6 @@ def enrol(services: Services, ctx: RequestContext, hostname: str, bare_metal: bo
         audit.record(
             session, ctx, "host.enrol", "host", None, "succeeded", hostname=hostname, bare_metal=bare_metal
         )
-    services.refresh_hosts({hostname})
     return host
 
 

@@ -58,7 +58,8 @@ def create_arqs(
 
 
 def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> BindOutcome:
-    """Bind or unbind (a patch is all one or the other), then tell the scheduler index and Nova."""
+    """Bind or unbind (a patch is all one or the other), then tell Nova (the scheduler index hears
+    of the hosts from the commit itself: `store/host_versions.py`)."""
     arqs = [b.arq_uuid for b in plan.binds] or [u.arq_uuid for u in plan.unbinds]
     action = "arq.bind" if plan.binds else "arq.unbind"
     target = arqs[0] if len(arqs) == 1 else None
@@ -85,7 +86,6 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
             audit.arq_events(session, ctx, "arq.unbind", [(f.arq, f.device_uuid) for f in found], "success")
             outcome.hosts.update(f.arq.hostname for f in found)
             unbind_arqs(session, [f.arq for f in found], waited_on={f.arq.id for f in found if f.has_pending})
-    services.refresh_hosts(outcome.hosts)
     services.notify_resolved(outcome.resolved)
     return outcome
 
@@ -100,7 +100,6 @@ def delete_arqs(
     with services.db.write() as session:
         found = arq_store.lock_for_release(session, ctx, arq_uuids, instance)
         rows = [f.arq for f in found]
-        hosts: set[str | None] = {arq.hostname for arq in rows}
         audit.arq_events(session, ctx, "arq.delete", [(f.arq, f.device_uuid) for f in found], "success")
         # The rows go next: their unbound state need not be written first.
         with session.no_autoflush:
@@ -112,18 +111,19 @@ def delete_arqs(
         for arq in rows:
             session.expunge(arq)
         arq_store.delete_rows(session, rows)
-    services.refresh_hosts(hosts)
 
 
 def _delete_named(services: Services, ctx: RequestContext, arq_uuids: Sequence[str]) -> None:
-    """All or nothing: an ARQ not found is a 404, and a bound one needs a service."""
-    with services.db.write_core() as conn:
+    """All or nothing: an ARQ not found is a 404, and a bound one needs a service. Core
+    statements on the write session's connection: the session only carries the unbind (and the
+    hosts it frees, for the scheduler index)."""
+    with services.db.write() as session:
+        conn = session.connection()
         found = arq_rows.lock_for_delete(conn, ctx, arq_uuids)
         arq_rows.require_service_for_bound(ctx, found)
         audit.arq_events(conn, ctx, "arq.delete", [(a, a.device_uuid) for a in found], "success")
-        arq_rows.unbind_before_delete(conn, found)
+        arq_rows.unbind_before_delete(session, found)
         arq_rows.delete_rows(conn, found)
-    services.refresh_hosts({a.hostname for a in found})
 
 
 def check_bindable(session: Session, deployable: Deployable, known: Target | None = None) -> None:

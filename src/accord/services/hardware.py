@@ -16,8 +16,6 @@ def set_device_status(services: Services, ctx: RequestContext, device_uuid: str,
         bump_inventory_generation(session, device.hostname)  # a DRA taint comes or goes
         action = "device.enable" if enabled else "device.disable"
         audit.record(session, ctx, action, "device", device.uuid, "success", device_uuid=device.uuid)
-        hostname = device.hostname
-    services.refresh_hosts({hostname})
 
 
 def create_attribute(

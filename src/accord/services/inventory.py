@@ -36,10 +36,7 @@ def report(services: Services, snapshot: InventorySnapshot) -> SnapshotSummary:
         if seen_unchanged(conn, snapshot.hostname, snapshot.agent_version, digest):
             return SnapshotSummary(unchanged=True)
     with services.db.write() as session:
-        summary = apply_inventory_snapshot(session, snapshot, digest)
-    if not summary.unchanged or summary.came_back:  # the scheduler sees host state too
-        services.refresh_hosts({snapshot.hostname})
-    return summary
+        return apply_inventory_snapshot(session, snapshot, digest)
 
 
 def heartbeat(services: Services, heard: Heartbeat, lease: timedelta) -> BeatResult:

@@ -42,6 +42,5 @@ def finish(
         resolved = ops.finish_operation(
             session, operation, succeeded, result, error, services.completions, attempt
         )
-    services.refresh_hosts({hostname})
     services.notify_resolved(resolved)
     return operation

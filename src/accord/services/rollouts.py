@@ -45,8 +45,7 @@ def start(services: Services, ctx: RequestContext, body: dict[str, Any]) -> Firm
             max_failures=rollout.max_failures,
             in_use=rollout.in_use,
         )
-        hosts = advance(session, rollout, ctx)
-    services.refresh_hosts(set(hosts))
+        advance(session, rollout, ctx)
     return rollout
 
 
@@ -59,8 +58,7 @@ def act(services: Services, ctx: RequestContext, rollout_uuid: str, action: str)
         rollout = get_rollout(session, rollout_uuid, for_update=True)
         change_state(rollout, action)
         audit.record(session, ctx, f"rollout.{action}", "firmware_rollout", rollout.uuid, "success")
-        hosts = advance(session, rollout, ctx)
-    services.refresh_hosts(set(hosts))
+        advance(session, rollout, ctx)
     return rollout
 
 
@@ -86,8 +84,7 @@ def advance_all(services: Services) -> int:
                 rollout = lock_for_step(session, rollout_uuid, skip_locked=not services.db.is_sqlite)
                 if rollout is None:
                     continue
-                hosts = advance(session, rollout)
-            services.refresh_hosts(set(hosts))
+                advance(session, rollout)
             stepped += 1
         except Exception:  # one broken campaign must not stop the others; retried next tick
             log.exception("firmware rollout %s could not be advanced", rollout_uuid)

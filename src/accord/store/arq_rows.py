@@ -150,21 +150,21 @@ def require_service_for_bound(ctx: RequestContext, arqs: Sequence[HeldArq]) -> N
             )
 
 
-def unbind_before_delete(conn: Connection, arqs: Sequence[HeldArq]) -> None:
+def unbind_before_delete(session: Session, arqs: Sequence[HeldArq]) -> None:
     """ARQs in any state but Initial or Unbound are unbound first: their handles are released
-    and the operations waiting on them cancelled. The unbind works on ORM objects: a Session
-    joins this transaction for it, and each ARQ is a stand-in built from its row, kept out of
-    the session (its row is deleted next, so what the unbind changes on it is never written)."""
+    and the operations waiting on them cancelled. The unbind works on ORM objects: each ARQ is a
+    stand-in built from its row and kept out of the session (its row is deleted next, so what
+    the unbind changes on it is never written). The session is the write transaction's own, so
+    the hosts whose handles come back are noted for the scheduler index (`host_versions`)."""
     bound = {arq.id: arq for arq in arqs if arq.state not in (INITIAL, UNBOUND)}
     if not bound:
         return
-    with Session(bind=conn) as session:
-        unbind_arqs(
-            session,
-            [AcceleratorRequest(id=a.id, state=a.state, hostname=a.hostname) for a in bound.values()],
-            waited_on={a.id for a in bound.values() if a.has_pending},
-        )
-        session.flush()
+    stand_ins = [
+        AcceleratorRequest(id=a.id, state=a.state, hostname=a.hostname, device_rp_uuid=a.device_rp_uuid)
+        for a in bound.values()
+    ]
+    unbind_arqs(session, stand_ins, waited_on={a.id for a in bound.values() if a.has_pending})
+    session.flush()
 
 
 def delete_rows(conn: Connection, arqs: Sequence[HeldArq]) -> None:

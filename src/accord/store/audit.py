@@ -73,6 +73,8 @@ def record_operation(session: Session, operation: Operation, actor: str | None) 
 
 
 ARQ_OUTCOMES = {"Bound": "success", "BindFailed": "failure", "BindStarted": "started"}
+
+
 class ArqFacts(Protocol):
     """What an ARQ's audit event tells of it: an ORM object or a row (`store/arq_rows.py`)."""
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from accord.domain.device_profile import looks_like_uuid
 from accord.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.store.firmware import request_flash
+from accord.store.host_versions import note_changed
 from accord.store.models import AttachHandle, Deployable, Device, Host, Image, Operation, utcnow
 from accord.store.operations import PENDING, RUNNING
 from accord.store.programming import check_interface, choose_image, queue_program
@@ -30,6 +31,7 @@ def enrol_host(session: Session, hostname: str, bare_metal: bool) -> Host:
         session.add(host)
     host.bare_metal = bare_metal
     session.flush()
+    note_changed(session, [hostname])
     return host
 
 

@@ -24,6 +24,7 @@ from accord.domain.arq import ARQState, BindRequest, check_transition
 from accord.domain.errors import InvalidInput, PartitionConflict
 from accord.domain.matching import Offer
 from accord.domain.usability import DeviceCondition
+from accord.store.host_versions import note_changed, note_usage
 from accord.store.mdev import mdev_may_exist, queue_mdev_removal
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device, Host, utcnow
 from accord.store.operations import cancel_pending_for_arq
@@ -100,6 +101,8 @@ _RELEASE = (
 def release_handle(session: Session, arq: AcceleratorRequest) -> None:
     held = session.scalars(_RELEASE, {"holder": arq.id, "now": utcnow()}).all()
     for handle in held:
+        if not handle.lost:  # a lost handle was not counted: giving it back changes no count
+            note_usage(session, arq.hostname, arq.device_rp_uuid, -1)
         if handle.attach_type == "MDEV" and arq.hostname and mdev_may_exist(session, arq.id):
             queue_mdev_removal(session, handle, arq.hostname)
     gone = {h.deployable_id for h in held if h.lost}
@@ -268,6 +271,12 @@ def claim_all(
         raise PartitionConflict(f"The bind was refused: {refused}.", ids)
     if savepoint is not None:
         savepoint.commit()
+    for _, deployable, _ in claimed:
+        hostname = deployable.device.hostname
+        if deployable.partition:  # its device's other partitions can take less now, too
+            note_changed(session, [hostname])
+        else:
+            note_usage(session, hostname, deployable.rp_uuid, 1)
     return claimed, "", 0
 
 

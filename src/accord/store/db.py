@@ -6,8 +6,9 @@ two writers never deadlock on a lock upgrade (they queue on the busy timeout ins
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,9 +17,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, Oper
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from accord.store.host_versions import Committed, bump_noted, forget_noted, take_committed
+
 SQLITE_BUSY_TIMEOUT_S = 30
 # A pooled PostgreSQL connection that sat unused this long is pinged before it serves again.
 PING_AFTER_IDLE_S = 1.0
+_log = logging.getLogger(__name__)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -109,7 +113,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """One engine plus read and write session factories."""
+    """One engine plus read and write session factories.
+
+    A write session bumps the version of every host it noted as changed, last, before its commit
+    (`store/host_versions.py`), and hands the new versions to `on_commit` listeners after it
+    (this process's scheduler index)."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
@@ -119,6 +127,24 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(accord_write=True)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._commit_listeners: list[Callable[[Committed], None]] = []
+        event.listen(self._write, "before_commit", bump_noted)
+        event.listen(self._write, "after_commit", self._committed)
+        event.listen(self._write, "after_rollback", forget_noted)
+
+    def on_commit(self, listener: Callable[[Committed], None]) -> None:
+        """Call `listener` after each write transaction that changed hosts, with their versions."""
+        self._commit_listeners.append(listener)
+
+    def _committed(self, session: Session) -> None:
+        committed = take_committed(session)
+        if not committed:
+            return
+        for listener in self._commit_listeners:
+            try:
+                listener(committed)
+            except Exception:  # the transaction is committed: a listener must not fail the request
+                _log.exception("a commit listener failed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:

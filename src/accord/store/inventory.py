@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from accord.schemas.inventory import AttachHandleReport, DeployableReport, DeviceReport, InventorySnapshot
+from accord.store.host_versions import note_changed
 from accord.store.models import (
     AttachHandle,
     Attribute,
@@ -90,8 +91,8 @@ HOSTS: Table = Host.__table__  # type: ignore[assignment]
 # onupdate, as in an ORM flush.
 _BEAT = (
     update(HOSTS)
-    .where(HOSTS.c.name == bindparam("hostname"))
-    .values(agent_version=bindparam("agent_version"), state="up", last_seen_at=bindparam("now"))
+    .where(HOSTS.c.name == bindparam("hostname"), HOSTS.c.state == "up")
+    .values(agent_version=bindparam("agent_version"), last_seen_at=bindparam("now"))
     .returning(HOSTS.c.rescan_token)
 )
 _SEEN_UNCHANGED = (
@@ -107,8 +108,9 @@ _SEEN_UNCHANGED = (
 
 
 def beat(conn: Connection, hostname: str, agent_version: str) -> int | None:
-    """A known host's agent was heard from: one UPDATE marks it seen (up, this version, now) and
-    returns its rescan token; None when the host is not known yet (`touch_host` then adds it)."""
+    """A known host's agent was heard from: one UPDATE marks it seen (this version, now) and
+    returns its rescan token; None when the host is not known yet or not up (`touch_host` then
+    adds it or brings it back, which the scheduler must hear of)."""
     values = {"hostname": hostname, "agent_version": agent_version, "now": utcnow()}
     token = conn.execute(_BEAT, values).scalar_one_or_none()
     return None if token is None else int(token)
@@ -123,7 +125,10 @@ def seen_unchanged(conn: Connection, hostname: str, agent_version: str, digest: 
 
 
 def touch_host(session: Session, hostname: str, agent_version: str) -> Host:
-    return mark_seen(session, lock_host(session, hostname), hostname, agent_version)
+    host = lock_host(session, hostname)
+    if host is not None and host.state != "up":  # back: its devices offer again
+        note_changed(session, [hostname])
+    return mark_seen(session, host, hostname, agent_version)
 
 
 def lock_host(session: Session, hostname: str) -> Host | None:
@@ -149,12 +154,15 @@ def apply_inventory_snapshot(
     host = lock_host(session, hostname)
     came_back = host is None or host.state != "up"
     host = mark_seen(session, host, hostname, snapshot.agent_version)
+    if came_back:
+        note_changed(session, [hostname])
     if host.report_digest == digest:
         return SnapshotSummary(unchanged=True, came_back=came_back)
     summary = SnapshotSummary(came_back=came_back)
     _apply_devices(session, snapshot, summary)
     if summary.changed:
         host.inventory_generation = (host.inventory_generation or 0) + 1
+        note_changed(session, [hostname])
     host.report_digest = None if _waits_on_holders(session, hostname) else digest
     return summary
 
@@ -165,6 +173,7 @@ def forget_report(session: Session, *, hostname: str | None = None, device_id: i
     if device_id is not None:
         hostname = session.scalar(select(Device.hostname).where(Device.id == device_id))
     if hostname is not None:
+        note_changed(session, [hostname])  # what the server changed is what the scheduler sees
         session.execute(
             update(Host)
             .where(Host.name == hostname, Host.report_digest.is_not(None))
@@ -387,12 +396,14 @@ def mark_lost_hosts(session: Session, lost_after: timedelta, now: datetime | Non
         chosen = (Host.name.in_(names), *silent)
         session.execute(update(Host).where(*chosen, Host.bare_metal.is_(True)).values(state=IN_USE))
         session.execute(update(Host).where(*chosen).values(state="lost"))
+        note_changed(session, names)
     return names
 
 
 def bump_inventory_generation(session: Session, hostname: str) -> None:
     """What the host offers changed outside a report (a device disabled, a type pinned); the
     next report is applied in full."""
+    note_changed(session, [hostname])
     session.execute(
         update(Host)
         .where(Host.name == hostname)

@@ -332,3 +332,17 @@ class TaskLease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HostVersion(Base):
+    """How many times what a host offers the scheduler changed: bumped in the same transaction as
+    every such change (a report's diff, a bind, a release, the host lost or back, a device's
+    status or traits), so a replica's scheduler index can ask which hosts changed since it last
+    looked instead of re-reading the fleet (`store/host_versions.py`). Kept apart from `hosts`,
+    whose row every heartbeat updates, so binds and beats never wait on each other."""
+
+    __tablename__ = "host_versions"
+
+    hostname: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -10,29 +10,27 @@ unhealthy, quarantined or lost device, or a lost host, offers nothing.
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from accord.domain.device_profile import ProfileGroup, parse_group
 from accord.domain.errors import Conflict
 from accord.domain.usability import device_usable
 from accord.scheduler.candidates import find_candidates
-from accord.scheduler.index import ProviderIndex
 from accord.scheduler.model import Candidate, Host, Inventory, Policy, Provider, Request, RequestGroup
 from accord.store.models import AcceleratorRequest, AttachHandle, Attribute, Deployable, Device
 from accord.store.models import Host as HostRow
 from accord.store.partitions import drop_conflicting, free_units
 
+if TYPE_CHECKING:
+    from accord.store.scheduler_cache import SchedulerCache
+
 TIE_POOL = 16
-REBUILD_THREAD = "scheduler-index-rebuild"
-_log = logging.getLogger(__name__)
 
 
 def load_hosts(
@@ -41,6 +39,17 @@ def load_hosts(
     exclude: set[int] | None = None,
     hostnames: set[str] | None = None,
 ) -> list[Host]:
+    return read_hosts(session, resource_classes, exclude, hostnames)[0]
+
+
+def read_hosts(
+    session: Session,
+    resource_classes: set[str] | None = None,
+    exclude: set[int] | None = None,
+    hostnames: set[str] | None = None,
+) -> tuple[list[Host], set[str]]:
+    """The hosts, and the names of those with a partitioned device (where one claim changes what
+    the device's other partitions can take)."""
     # Plain column rows, not ORM objects: this runs on every host-less bind.
     query = select(
         Deployable.id,
@@ -93,11 +102,14 @@ def load_hosts(
         lost_query = lost_query.where(HostRow.name.in_(hostnames))
     lost_hosts = set(session.scalars(lost_query))
     by_host: dict[str, list[Provider]] = defaultdict(list)
+    partitioned: set[str] = set()
     for (dep_id, rp_uuid, dep_uuid, rc, function_id, bitstream_id, dev_uuid, hostname, status, health, lost,
          quarantine, numa) in rows:  # fmt: skip
         total, used = counts.get(dep_id, (0, 0))
         enabled = status == "enabled"
         free = free_partitions.get(dep_id)
+        if free is not None:
+            partitioned.add(hostname)
         reserved = total if not enabled else 0 if free is None else max(0, total - int(used or 0) - free)
         by_host[hostname].append(
             Provider(
@@ -113,7 +125,8 @@ def load_hosts(
                 usable=device_usable(status, health, lost, quarantine),
             )
         )
-    return [Host(name, tuple(providers), name in lost_hosts) for name, providers in by_host.items()]
+    hosts = [Host(name, tuple(providers), name in lost_hosts) for name, providers in by_host.items()]
+    return hosts, partitioned
 
 
 def request_for(groups: Sequence[tuple[int, ProfileGroup, int]]) -> Request:
@@ -137,135 +150,6 @@ def request_for(groups: Sequence[tuple[int, ProfileGroup, int]]) -> Request:
 def profile_request(raw_groups: list[dict[str, str]]) -> Request:
     parsed = [parse_group(i, g) for i, g in enumerate(raw_groups)]
     return request_for([(i, g, g.arq_count()) for i, g in enumerate(parsed)])
-
-
-class SchedulerCache:
-    """A process-local ProviderIndex over the store, so a candidate query over a large fleet
-    does not read every provider each time.
-
-    It is a cache of proposals, never the truth: a bind still claims its handle with a
-    conditional update and retries when it loses. So it may be a little stale: it is rebuilt when
-    older than `max_age_s`, the hosts a bind lost a race on are re-read before the retry, and the
-    hosts this process just bound on are re-read after the commit. `max_age_s` 0 turns it off
-    (every query reads the store, as a fleet of a few hosts wants anyway).
-    """
-
-    def __init__(self, max_age_s: float) -> None:
-        self.max_age_s = max_age_s
-        self._index: ProviderIndex | None = None
-        self._built_at = 0.0
-        # Guards the index in memory (queries and per-host updates: microseconds).
-        self._lock = threading.Lock()
-        # One rebuild at a time; the database read it does never runs under `_lock`.
-        self._rebuild_lock = threading.Lock()
-        # While a rebuild reads the store: per-host refreshes and invalidations that happened
-        # meanwhile, applied to the rebuilt index when it is swapped in (it may have read
-        # before the commits that caused them).
-        self._rebuilding = False
-        self._pending: dict[str, Host | None] = {}
-        self._invalidated = False
-
-    @property
-    def enabled(self) -> bool:
-        return self.max_age_s > 0
-
-    @property
-    def built(self) -> bool:
-        """Nothing to keep fresh until a query built the index (a Nova-only cloud never does)."""
-        return self._index is not None
-
-    def _stale(self) -> bool:
-        return self._index is None or time.monotonic() - self._built_at > self.max_age_s
-
-    def _current(self, session: Session) -> ProviderIndex:
-        """The index. When it is too old, a thread of its own rebuilds it and swaps it in, and
-        every query (the one that noticed too) goes on with the old one: at 100k hosts a rebuild
-        takes seconds (docs/benchmarks-scheduler.md). Only the very first query waits."""
-        with self._lock:
-            index = self._index
-            if not self._stale():
-                assert index is not None
-                return index
-        bind = session.get_bind()
-        if index is not None and isinstance(bind, Engine):
-            if self._rebuild_lock.acquire(blocking=False):
-                # A plain read (a write session's engine would take SQLite's write lock).
-                reader = bind.execution_options(accord_write=False)
-                threading.Thread(
-                    target=self._rebuild_detached, args=(reader,), name=REBUILD_THREAD, daemon=True
-                ).start()
-            return index
-        if not self._rebuild_lock.acquire(blocking=index is None):
-            assert index is not None
-            return index
-        try:
-            return self._rebuild(session)
-        finally:
-            self._rebuild_lock.release()
-
-    def _rebuild_detached(self, bind: Engine) -> None:
-        try:
-            with Session(bind) as session:
-                self._rebuild(session)
-        except Exception:  # the old index keeps serving; the next stale query starts another
-            # A database outage or a disposed engine (shutdown) must not kill the process.
-            _log.warning("scheduler index rebuild failed; the previous index stays", exc_info=True)
-        finally:
-            self._rebuild_lock.release()
-
-    def _rebuild(self, session: Session) -> ProviderIndex:
-        """Read the store outside `_lock` and swap the new index in (unless an invalidation
-        arrived meanwhile: then the next query reads again); the caller holds `_rebuild_lock`."""
-        with self._lock:
-            if not self._stale():  # another thread rebuilt it while this one waited
-                assert self._index is not None
-                return self._index
-            self._rebuilding, self._pending, self._invalidated = True, {}, False
-        started = time.monotonic()
-        fresh: ProviderIndex | None = None
-        try:
-            fresh = ProviderIndex(load_hosts(session))
-        finally:
-            with self._lock:
-                self._rebuilding = False
-                pending, self._pending = self._pending, {}
-                if fresh is not None:
-                    for name, host in pending.items():
-                        if host is None:
-                            fresh.remove_host(name)
-                        else:
-                            fresh.upsert_host(host)
-                    if not self._invalidated:  # else the next query reads the store again
-                        self._index, self._built_at = fresh, started
-        assert fresh is not None  # else load_hosts raised
-        return fresh
-
-    def refresh(self, session: Session, hostnames: set[str]) -> None:
-        if not self.enabled or not hostnames or not (self.built or self._rebuilding):
-            return
-        fresh = {host.name: host for host in load_hosts(session, hostnames=hostnames)}
-        with self._lock:
-            if self._rebuilding:
-                self._pending.update({name: fresh.get(name) for name in hostnames})
-            if self._index is None:
-                return
-            for name in hostnames:
-                if name in fresh:
-                    self._index.upsert_host(fresh[name])
-                else:
-                    self._index.remove_host(name)
-
-    def candidates(
-        self, session: Session, request: Request, limit: int | None, policy: Policy
-    ) -> list[Candidate]:
-        index = self._current(session)
-        with self._lock:
-            return index.find_candidates(request, limit, policy)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._index = None
-            self._invalidated = True
 
 
 def candidates_for(

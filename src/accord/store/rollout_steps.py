@@ -28,6 +28,7 @@ from accord.domain.rollout import (
 )
 from accord.store import audit
 from accord.store.firmware import handles_in_use, operation_in_progress, request_flash
+from accord.store.host_versions import note_changed
 from accord.store.models import Device, FirmwareRollout, Host, Image, Operation, RolloutDevice
 
 Actor = RequestContext | str
@@ -236,6 +237,7 @@ def advance(session: Session, rollout: FirmwareRollout, actor: Actor = RECONCILE
     """Move the campaign as far as it can go now; returns the hosts whose devices changed status."""
     stepper = Stepper(session, rollout, actor)
     stepper.run()
+    note_changed(session, stepper.hosts)
     return stepper.hosts
 
 
