@@ -4,7 +4,8 @@ A bind validates everything first (unknown host, rp or ARQ, a device that may no
 deployable that does not offer what the group asks for, quota: a 4xx, nothing stored), then claims
 one free attach handle per ARQ all-or-nothing through the store. Host-less binds are placed by the
 scheduler and placed again when they lose a race. The outcome names the ARQs resolved now, so
-Nova hears of them after the commit, and the hosts whose usage changed.
+Nova hears of them after the commit (the scheduler index hears of the hosts from the commit
+itself: `store/host_versions.py`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ MAX_PLACEMENT_TRIES = 10
 class BindOutcome:
     resolved: list[AcceleratorRequest] = field(default_factory=list)  # Bound or BindFailed now
     pending: list[AcceleratorRequest] = field(default_factory=list)  # waiting for the agent
-    hosts: set[str | None] = field(default_factory=set)  # whose usage changed
     devices: dict[str, str] = field(default_factory=dict)  # ARQ uuid → device uuid, for the audit
 
 
@@ -84,7 +84,6 @@ def apply_patch(services: Services, ctx: RequestContext, plan: PatchPlan) -> Bin
             outcome = BindOutcome()
             found = arq_store.lock_for_release(session, ctx, [u.arq_uuid for u in plan.unbinds], None)
             audit.arq_events(session, ctx, "arq.unbind", [(f.arq, f.device_uuid) for f in found], "success")
-            outcome.hosts.update(f.arq.hostname for f in found)
             unbind_arqs(session, [f.arq for f in found], waited_on={f.arq.id for f in found if f.has_pending})
     services.notify_resolved(outcome.resolved)
     return outcome
@@ -282,7 +281,6 @@ def _fail_all(
         arq.state = ARQState.BIND_FAILED.value
         arq.failure_reason = reason
         outcome.resolved.append(arq)
-        outcome.hosts.add(arq.hostname)
     return outcome
 
 
@@ -291,7 +289,6 @@ def _prepare(session: Session, claimed: Claimed, preparers: Sequence[HandlePrepa
     for arq, deployable, handle in claimed:
         arq.attach_handle_id = handle.id  # the handle is the claim's copy, not the session's
         arq.deployable_id = deployable.id
-        outcome.hosts.add(arq.hostname)
         outcome.devices[arq.uuid] = deployable.device.uuid
         if any(prepare(session, arq, deployable, handle) for prepare in preparers):
             outcome.pending.append(arq)
