@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("typer", "click", "rich", "pygments", "alembic")
-# Runs the console script's entry point, then names which heavy packages were loaded at exit.
+HEAVY = ("typer", "click", "rich", "pygments", "alembic", "trio")
+# Runs the console script's entry point, then names which heavy packages were loaded at exit
+# (None in sys.modules is an import kept out). trio comes with selenium in the test venv.
 PROBE = """
 import atexit, sys
-atexit.register(lambda: print("LOADED", sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr))
+loaded = lambda: sorted(m for m in {heavy!r} if sys.modules.get(m) is not None)
+atexit.register(lambda: print("LOADED", loaded(), file=sys.stderr))
 sys.argv = ["accord", *{argv!r}]
 from accord.cli.entry import main
 main()

@@ -10,6 +10,10 @@ import sys
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "agent":
+        # httpcore imports trio whenever it is installed (selenium brings it into dev venvs); the
+        # agent's HTTP client is synchronous and would carry ~4.5 MiB of trio for nothing. None
+        # in sys.modules makes that import fail, which httpcore takes as "no trio".
+        sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
         from accord.agent.cli import main as agent_main
 
         sys.exit(agent_main(sys.argv[2:]))
