@@ -23,7 +23,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from accord.store.models import HostVersion, utcnow
@@ -61,10 +60,17 @@ def note_usage(session: Session, hostname: str | None, rp_uuid: str | None, take
 
 @cache
 def _bump_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(VERSIONS).values(
-        hostname=bindparam("hostname"), version=1, changed_at=bindparam("now")
-    )
+    # each dialect's INSERT imported on first use: a SQLite server never loads PostgreSQL's (~2 MiB)
+    statement: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(VERSIONS)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(VERSIONS)
+    statement = statement.values(hostname=bindparam("hostname"), version=1, changed_at=bindparam("now"))
     return statement.on_conflict_do_update(
         index_elements=[VERSIONS.c.hostname],
         set_={"version": VERSIONS.c.version + 1, "changed_at": statement.excluded.changed_at},
