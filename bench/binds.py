@@ -70,6 +70,19 @@ def drop_database(name: str | None) -> None:
         engine.dispose()
 
 
+def in_process_environment(workdir: Path, url: str) -> None:
+    """The settings of an app run in this process on `url` (noauth, no reconciler), with a
+    scheduler index that never looks for other workers' changes: a bench counts its requests'
+    own statements and calls only."""
+    os.environ.update(
+        ACCORD_DATA_DIR=str(workdir / "data"),
+        ACCORD_DATABASE_URL=url,
+        ACCORD_AUTH="noauth",
+        ACCORD_RECONCILE_INTERVAL_S="0",
+        ACCORD_SCHEDULER_INDEX_MAX_AGE_S="3600",
+    )
+
+
 def seed(client: httpx.Client, hosts: int, devices: int, vfs: int) -> dict[str, str]:
     """Report the fleet; returns rp_uuid → hostname."""
     for i in range(hosts):

@@ -12,7 +12,6 @@ process CPU time per cycle.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from binds import ADMIN, drop_database, make_database  # noqa: E402
+from binds import ADMIN, drop_database, in_process_environment, make_database  # noqa: E402
 from tests.scenarios import fpga_host_snapshot  # noqa: E402
 
 from accord.api.app import create_app  # noqa: E402
@@ -53,13 +52,7 @@ def main() -> None:
         url, name = make_database("postgresql", Path(tmp))
         try:
             upgrade_in_child(url)
-            os.environ.update(
-                ACCORD_DATA_DIR=str(Path(tmp) / "data"),
-                ACCORD_DATABASE_URL=url,
-                ACCORD_AUTH="noauth",
-                ACCORD_RECONCILE_INTERVAL_S="0",
-                ACCORD_SCHEDULER_INDEX_MAX_AGE_S="3600",
-            )
+            in_process_environment(Path(tmp), url)
             db = Database(url)
             sys.setprofile(count_calls)
             threading.setprofile(count_calls)

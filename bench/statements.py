@@ -10,7 +10,6 @@ issued by the driver are not statements here; SAVEPOINTs are).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import uuid
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from binds import ADMIN, drop_database, make_database  # noqa: E402
+from binds import ADMIN, drop_database, in_process_environment, make_database  # noqa: E402
 from tests.scenarios import fpga_host_snapshot  # noqa: E402
 
 from accord.api.app import create_app  # noqa: E402
@@ -67,14 +66,7 @@ def measure(backend: str) -> list[tuple[str, Counter[str]]]:
         url, name = make_database(backend, Path(tmp))
         try:
             upgrade_in_child(url)
-            os.environ.update(
-                ACCORD_DATA_DIR=str(Path(tmp) / "data"),
-                ACCORD_DATABASE_URL=url,
-                ACCORD_AUTH="noauth",
-                ACCORD_RECONCILE_INTERVAL_S="0",
-                # The host-less bind's own statements: no look at other workers' changes between.
-                ACCORD_SCHEDULER_INDEX_MAX_AGE_S="3600",
-            )
+            in_process_environment(Path(tmp), url)
             db = Database(url)
             counter = StatementCounter(db)
             with TestClient(create_app(load_settings(), db), headers=ADMIN) as client:

@@ -27,15 +27,20 @@ print(",".join(m for m in LAZY if sys.modules.get(m) is not None))
 """
 
 
+def loaded_by(code: str) -> str:
+    """What of LAZY the probe `code` found loaded, comma-separated."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout.strip()
+
+
 @pytest.mark.parametrize("auth", ["noauth", "token"])
 def test_noauth_and_token_servers_load_no_keystone_or_yaml(
     tmp_path: Path, migrated: dict[str, str], auth: str
 ) -> None:
     code = PROBE.format(data_dir=str(tmp_path), url=migrated["sqlite"], auth=auth)
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert loaded_by(code) == ""
 
 
 def test_a_policy_file_loads_yaml_only(tmp_path: Path, migrated: dict[str, str]) -> None:
@@ -44,10 +49,7 @@ def test_a_policy_file_loads_yaml_only(tmp_path: Path, migrated: dict[str, str])
     code = PROBE.format(data_dir=str(tmp_path), url=migrated["sqlite"], auth="noauth").replace(
         "reconcile_interval_s=0", f"reconcile_interval_s=0, policy_file={str(policy)!r}"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == "yaml"
+    assert loaded_by(code) == "yaml"
 
 
 def test_the_console_loads_jinja2_on_its_first_page(tmp_path: Path, migrated: dict[str, str]) -> None:
@@ -58,10 +60,7 @@ def test_the_console_loads_jinja2_on_its_first_page(tmp_path: Path, migrated: di
         "with TestClient(create_app(settings), client=('127.0.0.1', 50000)) as client:\n"
         "    assert client.get('/console').status_code == 200\n",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == "jinja2"
+    assert loaded_by(code) == "jinja2"
 
 
 def test_a_sqlite_server_takes_its_task_leases_without_the_postgresql_dialect(
@@ -78,19 +77,13 @@ def test_a_sqlite_server_takes_its_task_leases_without_the_postgresql_dialect(
         "        session, 'lazy-probe', 'me', datetime.now(timezone.utc), timedelta(seconds=5)\n"
         "    ) is not None\n",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert loaded_by(code) == ""
 
 
 def test_a_postgresql_server_loads_its_dialect(migrated: dict[str, str], tmp_path: Path) -> None:
     """The other side of the lazy dialect import: it is loaded where it is used."""
     code = PROBE.format(data_dir=str(tmp_path), url=migrated["postgresql"], auth="noauth")
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == "sqlalchemy.dialects.postgresql"
+    assert loaded_by(code) == "sqlalchemy.dialects.postgresql"
 
 
 def test_fastapi_still_refuses_nothing_with_pydantic_v1_kept_out(
@@ -110,7 +103,4 @@ def test_fastapi_still_refuses_nothing_with_pydantic_v1_kept_out(
         "        json=[{'name': 'lazy', 'groups': [{'resources:FPGA': '1'}]}])\n"
         "    assert good.status_code == 201, good.text\n",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert loaded_by(code) == ""
